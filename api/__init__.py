@@ -1,0 +1,1 @@
+"""The JSON API for supervisors' tools: bearer tokens from `ivr token create`."""

@@ -1,0 +1,48 @@
+"""Bearer-token authentication and role checks for `/api/*`."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time, timedelta
+
+from aiohttp import web
+
+from ivr.resources import SESSIONS, SETTINGS
+from ivr.users import user_for_token
+from models import User
+
+USER = "api_user"
+
+
+async def api_user(request: web.Request) -> User:
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise web.HTTPUnauthorized(text='{"error": "bearer token required"}',
+                                   content_type="application/json",
+                                   headers={"WWW-Authenticate": "Bearer"})
+    async with request.app[SESSIONS]() as session:
+        user = await user_for_token(session, token.strip())
+    if user is None:
+        raise web.HTTPUnauthorized(text='{"error": "invalid token"}',
+                                   content_type="application/json",
+                                   headers={"WWW-Authenticate": "Bearer"})
+    return user
+
+
+def bad_request(message: str) -> web.HTTPBadRequest:
+    return web.HTTPBadRequest(text=f'{{"error": "{message}"}}', content_type="application/json")
+
+
+def date_range(request: web.Request) -> tuple[datetime, datetime]:
+    """`from`/`to` (inclusive, YYYY-MM-DD in IVR_TIMEZONE) as a UTC half-open range."""
+    tz = request.app[SETTINGS].tz
+    today = datetime.now(tz).date()
+    try:
+        start = date.fromisoformat(request.query["from"]) if "from" in request.query else today
+        end = date.fromisoformat(request.query["to"]) if "to" in request.query else start
+    except ValueError:
+        raise bad_request("from and to must be dates, YYYY-MM-DD") from None
+    if end < start:
+        raise bad_request("to is before from")
+    return (datetime.combine(start, time(0), tz),
+            datetime.combine(end + timedelta(days=1), time(0), tz))

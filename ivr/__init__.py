@@ -1,0 +1,1 @@
+"""The 24-hour hotline server for property-management customer-service centres."""

@@ -1,0 +1,41 @@
+"""The application factory: builds the `web.Application` and its resources."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from aiohttp import web
+
+from models.db import make_engine, make_sessionmaker
+
+from .clock import Clock, utcnow
+from .config import Settings
+from .resources import CLOCK, ENGINE, SCRIPTS, SESSIONS, SETTINGS
+from .routes import setup_routes
+from .scripts import CallScripts
+from webhooks.signature import require_twilio_signature
+
+MAX_BODY = 256 * 1024
+
+
+async def database(app: web.Application):
+    engine = make_engine(app[SETTINGS].database_url)
+    app[ENGINE] = engine
+    app[SESSIONS] = make_sessionmaker(engine)
+    yield
+    await engine.dispose()
+
+
+def create_app(settings: Settings | None = None, *, clock: Clock = utcnow, run_dialer: bool = False,
+               scripts: CallScripts | None = None) -> web.Application:
+    """Build the server. Scripts are loaded (and checked) here, so a bad one stops start."""
+    settings = settings or Settings()
+    app = web.Application(middlewares=[require_twilio_signature], client_max_size=MAX_BODY)
+    app[SETTINGS] = settings
+    app[CLOCK] = clock
+    app[SCRIPTS] = scripts or CallScripts(
+        Path(settings.call_scripts_dir) if settings.call_scripts_dir else None
+    )
+    app.cleanup_ctx.append(database)
+    setup_routes(app)
+    return app

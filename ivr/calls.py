@@ -1,0 +1,128 @@
+"""Call records: one row per CallSid, every webhook and callback kept as an event.
+
+Twilio retries webhooks and repeats callbacks; both are normal. An event with a key we
+have already stored changes nothing, and a retried webhook gets its first answer again.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+from typing import Mapping
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from models import Call, CallEvent, Leg, Resident
+
+from .clock import parse_int, parse_twilio_timestamp
+from .phones import normalise_or_none
+
+log = logging.getLogger(__name__)
+
+TERMINAL_STATUSES = {"completed", "busy", "no-answer", "failed", "canceled"}
+
+
+def form_dict(form: Mapping[str, str]) -> dict[str, str]:
+    return {k: str(v) for k, v in form.items()}
+
+
+async def find_call(session: AsyncSession, sid: str) -> Call | None:
+    return await session.scalar(select(Call).where(Call.sid == sid))
+
+
+async def get_or_create_call(session: AsyncSession, *, form: Mapping[str, str],
+                             now: datetime) -> Call:
+    """The call row for this CallSid, created on first sight (whatever webhook that is)."""
+    sid = form["CallSid"]
+    call = await find_call(session, sid)
+    if call is not None:
+        return call
+    direction = (form.get("Direction") or "inbound")
+    from_number = normalise_or_none(form.get("From")) or form.get("From", "")
+    call = Call(
+        sid=sid,
+        direction="inbound" if direction == "inbound" else "outbound",
+        from_number=from_number,
+        to_number=normalise_or_none(form.get("To")) or form.get("To", ""),
+        started_at=now,
+        status=form.get("CallStatus") or "ringing",
+    )
+    if call.direction == "inbound" and from_number:
+        call.resident_id = await session.scalar(
+            select(Resident.id).where(Resident.phone == from_number)
+        )
+    try:
+        async with session.begin_nested():
+            session.add(call)
+    except IntegrityError:
+        call = await find_call(session, sid)
+        assert call is not None
+    return call
+
+
+async def stored_response(session: AsyncSession, dedupe_key: str | None) -> CallEvent | None:
+    if not dedupe_key:
+        return None
+    return await session.scalar(select(CallEvent).where(CallEvent.dedupe_key == dedupe_key))
+
+
+async def record_event(session: AsyncSession, *, call_sid: str, kind: str,
+                       form: Mapping[str, str], now: datetime,
+                       dedupe_key: str | None = None, response: str | None = None) -> bool:
+    """Store one webhook or callback. False if an event with this key was already stored."""
+    event = CallEvent(
+        call_sid=call_sid,
+        kind=kind,
+        dedupe_key=dedupe_key,
+        twilio_timestamp=parse_twilio_timestamp(form.get("Timestamp")),
+        sequence_number=parse_int(form.get("SequenceNumber")),
+        received_at=now,
+        params=form_dict(form),
+        response=response,
+    )
+    if dedupe_key is None:
+        session.add(event)
+        return True
+    try:
+        async with session.begin_nested():
+            session.add(event)
+    except IntegrityError:
+        return False
+    return True
+
+
+def is_newer(sequence: int | None, current: int | None) -> bool:
+    if sequence is None:
+        return current is None
+    return current is None or sequence > current
+
+
+async def legs_of(session: AsyncSession, call: Call) -> list[Leg]:
+    return list((await session.scalars(
+        select(Leg).where(Leg.call_id == call.id).order_by(Leg.id)
+    )).all())
+
+
+def apply_call_status(call: Call, *, form: Mapping[str, str], now: datetime) -> bool:
+    """Apply a call-level status callback. True when this callback ended the call."""
+    status = form.get("CallStatus") or ""
+    sequence = parse_int(form.get("SequenceNumber"))
+    stamp = parse_twilio_timestamp(form.get("Timestamp"))
+    already_ended = call.ended_at is not None
+    if status in TERMINAL_STATUSES:
+        if already_ended:
+            return False
+        call.status = status
+        call.status_sequence = sequence
+        call.ended_at = stamp or now
+        duration = parse_int(form.get("CallDuration"))
+        if duration is not None:
+            call.duration_seconds = duration
+            call.started_at = call.ended_at - timedelta(seconds=duration)
+        return True
+    if not already_ended and status and is_newer(sequence, call.status_sequence):
+        call.status = status
+        call.status_sequence = sequence
+    return False

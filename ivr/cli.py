@@ -1,0 +1,160 @@
+"""The `ivr` command line (see CONTRACT.md). Errors are one line and a non-zero exit."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import logging
+import sys
+from pathlib import Path
+
+from aiohttp import web
+
+from models.db import make_engine, make_sessionmaker, upgrade
+
+from .clock import utcnow
+from .config import Settings
+
+
+class CommandError(Exception):
+    """A user-facing failure: printed as one line, exit status 1."""
+
+
+async def in_transaction(settings: Settings, work):
+    """Run `work(session)` in one transaction on a migrated database."""
+    await upgrade(settings.database_url)
+    engine = make_engine(settings.database_url)
+    try:
+        async with make_sessionmaker(engine)() as session, session.begin():
+            return await work(session)
+    finally:
+        await engine.dispose()
+
+
+def cmd_serve(args, settings: Settings) -> None:
+    from .app import create_app
+
+    settings.check_startable()
+    asyncio.run(upgrade(settings.database_url))
+    app = create_app(settings, run_dialer=not args.no_dialer)
+    web.run_app(app, host=args.host, port=args.port or settings.port,
+                print=lambda *_: logging.getLogger("ivr").info(
+                    "hotline listening on http://%s:%s", args.host, args.port or settings.port))
+
+
+def cmd_db_upgrade(args, settings: Settings) -> None:
+    asyncio.run(upgrade(settings.database_url, args.revision))
+    print(f"database at {args.revision}")
+
+
+def cmd_import(args, settings: Settings) -> None:
+    from . import imports
+
+    path = Path(args.file)
+    work = imports.import_staff if args.kind == "staff" else imports.import_residents
+
+    async def run(session):
+        return await work(session, path, now=utcnow())
+
+    try:
+        count = asyncio.run(in_transaction(settings, run))
+    except imports.RejectedFile as exc:
+        raise CommandError(str(exc)) from None
+    print(f"imported {count} {args.kind} from {path}")
+
+
+def cmd_user_add(args, settings: Settings) -> None:
+    from .users import UserError, add_user
+
+    if args.password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    elif sys.stdin.isatty():
+        password = getpass.getpass(f"password for {args.name}: ")
+    else:
+        password = ""
+    if not password:
+        raise CommandError(f"user {args.name}: a password is required (--password-stdin)")
+
+    async def run(session):
+        return await add_user(session, name=args.name, role=args.role, password=password,
+                              now=utcnow())
+
+    try:
+        user = asyncio.run(in_transaction(settings, run))
+    except UserError as exc:
+        raise CommandError(str(exc)) from None
+    print(f"user {user.name} ({user.role}) saved")
+
+
+def cmd_token_create(args, settings: Settings) -> None:
+    from .users import UserError, create_token
+
+    async def run(session):
+        return await create_token(session, name=args.name, now=utcnow())
+
+    try:
+        token = asyncio.run(in_transaction(settings, run))
+    except UserError as exc:
+        raise CommandError(str(exc)) from None
+    print(f"API token for {args.name} (shown once; send it as 'Authorization: Bearer TOKEN'):")
+    print(token)
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="ivr", description="物业客服中心 24 小时热线 / property hotline")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="the web server (with the outbound dialer)")
+    serve.add_argument("--host", default="0.0.0.0")
+    serve.add_argument("--port", type=int, default=None)
+    serve.add_argument("--no-dialer", action="store_true", help="leave dialing to `ivr dialer`")
+    serve.set_defaults(func=cmd_serve)
+
+    db = sub.add_parser("db", help="database")
+    db_sub = db.add_subparsers(dest="db_command", required=True)
+    up = db_sub.add_parser("upgrade", help="apply migrations")
+    up.add_argument("revision", nargs="?", default="head")
+    up.set_defaults(func=cmd_db_upgrade)
+
+    imp = sub.add_parser("import", help="import staff or residents from CSV")
+    imp.add_argument("kind", choices=["staff", "residents"])
+    imp.add_argument("file")
+    imp.set_defaults(func=cmd_import)
+
+    user = sub.add_parser("user", help="dashboard users")
+    user_sub = user.add_subparsers(dest="user_command", required=True)
+    add = user_sub.add_parser("add", help="add or update a user")
+    add.add_argument("name")
+    add.add_argument("--role", required=True, choices=["staff", "supervisor", "admin"])
+    add.add_argument("--password-stdin", action="store_true")
+    add.set_defaults(func=cmd_user_add)
+
+    token = sub.add_parser("token", help="API tokens")
+    token_sub = token.add_subparsers(dest="token_command", required=True)
+    create = token_sub.add_parser("create", help="print a new API token for a user")
+    create.add_argument("name")
+    create.set_defaults(func=cmd_token_create)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        settings = Settings()
+    except Exception as exc:  # pydantic's validation error, made one line
+        print(f"ivr: configuration error: {str(exc).splitlines()[0]} "
+              f"{' '.join(str(exc).splitlines()[1:3])}", file=sys.stderr)
+        return 2
+    logging.basicConfig(level=settings.log_level.upper(),
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        args.func(args, settings)
+    except CommandError as exc:
+        print(f"ivr: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

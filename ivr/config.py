@@ -1,0 +1,107 @@
+"""One typed settings object, read from the environment (and an optional `.env`).
+
+The names of the public contract (`DATABASE_URL`, `TWILIO_*`, `IVR_*` ...) are fixed by
+`CONTRACT.md`; everything else here is ours and documented in the README.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import time
+from functools import cached_property
+from zoneinfo import ZoneInfo
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+_HOURS = re.compile(r"^\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*$")
+
+
+def parse_hours(text: str) -> tuple[time, time]:
+    """`09:00-20:00` -> (09:00, 20:00). `24:00` is accepted as the end of the day."""
+    match = _HOURS.match(text)
+    if not match:
+        raise ValueError(f"expected HH:MM-HH:MM, got {text!r}")
+    h1, m1, h2, m2 = (int(g) for g in match.groups())
+    if h1 > 24 or h2 > 24 or m1 > 59 or m2 > 59 or (h1 == 24 and m1) or (h2 == 24 and m2):
+        raise ValueError(f"not a time of day in {text!r}")
+    start = time(0, 0) if h1 == 24 else time(h1, m1)
+    end = time(23, 59, 59, 999999) if h2 == 24 else time(h2, m2)
+    return start, end
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", populate_by_name=True)
+
+    database_url: str = Field("sqlite+aiosqlite:///./ivr.db", alias="DATABASE_URL")
+    twilio_account_sid: str = Field("", alias="TWILIO_ACCOUNT_SID")
+    twilio_auth_token: str = Field("", alias="TWILIO_AUTH_TOKEN")
+    twilio_api_base_url: str = Field("https://api.twilio.com", alias="TWILIO_API_BASE_URL")
+    public_base_url: str = Field("", alias="PUBLIC_BASE_URL")
+    hotline_number: str = Field("", alias="HOTLINE_NUMBER")
+    company_name: str = Field("", alias="COMPANY_NAME")
+    timezone: str = Field("Asia/Shanghai", alias="IVR_TIMEZONE")
+    ring_seconds: float = Field(5, alias="IVR_RING_SECONDS", gt=0)
+    calling_hours: str = Field("09:00-20:00", alias="IVR_CALLING_HOURS")
+    follow_up_delay_minutes: int = Field(60, alias="IVR_FOLLOW_UP_DELAY_MINUTES", ge=0)
+    port: int = Field(8080, alias="PORT")
+    insecure_dev: bool = Field(False, alias="IVR_INSECURE_DEV")
+
+    # --- ours, beyond the contract ---
+    # Twilio documents a few seconds of buffer added to call timeouts; the Dial timeout is
+    # three rings minus this buffer so the phone really stops at three rings.
+    dial_timeout_buffer_seconds: float = Field(5, alias="IVR_DIAL_TIMEOUT_BUFFER_SECONDS", ge=0)
+    dial_timeout_seconds: int | None = Field(None, alias="IVR_DIAL_TIMEOUT_SECONDS")
+    max_hunt: int = Field(6, alias="IVR_MAX_HUNT", ge=1)
+    duty_departments: str = Field("值班,夜班,duty", alias="IVR_DUTY_DEPARTMENTS")
+    office_hours: str = Field("08:00-18:00", alias="IVR_OFFICE_HOURS")
+    message_max_seconds: int = Field(120, alias="IVR_MESSAGE_MAX_SECONDS", ge=5)
+    voice_zh: str = Field("Polly.Zhiyu", alias="IVR_VOICE_ZH")
+    language_zh: str = Field("cmn-CN", alias="IVR_LANGUAGE_ZH")
+    voice_en: str = Field("Polly.Joanna", alias="IVR_VOICE_EN")
+    language_en: str = Field("en-US", alias="IVR_LANGUAGE_EN")
+    gather_timeout_seconds: int = Field(6, alias="IVR_GATHER_TIMEOUT_SECONDS", ge=1)
+    call_scripts_dir: str = Field("", alias="IVR_CALL_SCRIPTS_DIR")
+    log_level: str = Field("INFO", alias="IVR_LOG_LEVEL")
+
+    @field_validator("calling_hours", "office_hours")
+    @classmethod
+    def _valid_hours(cls, value: str) -> str:
+        parse_hours(value)
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _valid_zone(cls, value: str) -> str:
+        ZoneInfo(value)
+        return value
+
+    @cached_property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    @property
+    def three_rings_seconds(self) -> float:
+        return 3 * self.ring_seconds
+
+    @property
+    def dial_timeout(self) -> int:
+        """The `<Dial timeout>` that makes a staff phone stop ringing at three rings."""
+        if self.dial_timeout_seconds is not None:
+            return max(1, self.dial_timeout_seconds)
+        return max(1, int(self.three_rings_seconds - self.dial_timeout_buffer_seconds))
+
+    @property
+    def duty_department_names(self) -> set[str]:
+        return {d.strip().lower() for d in self.duty_departments.split(",") if d.strip()}
+
+    def public_url(self, path: str) -> str:
+        """An absolute URL Twilio can reach; callbacks and signature checks use it."""
+        return self.public_base_url.rstrip("/") + path
+
+    def check_startable(self) -> None:
+        if not self.twilio_auth_token and not self.insecure_dev:
+            raise SystemExit(
+                "TWILIO_AUTH_TOKEN is not set: the server cannot check Twilio's signatures. "
+                "Set it, or IVR_INSECURE_DEV=1 for local development only."
+            )

@@ -1,0 +1,16 @@
+"""Typed keys for what the running application shares: settings, database, scripts, clock."""
+
+from __future__ import annotations
+
+from aiohttp import web
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from .clock import Clock
+from .config import Settings
+from .scripts import CallScripts
+
+SETTINGS = web.AppKey("settings", Settings)
+ENGINE = web.AppKey("engine", AsyncEngine)
+SESSIONS = web.AppKey("sessions", async_sessionmaker[AsyncSession])
+SCRIPTS = web.AppKey("scripts", CallScripts)
+CLOCK = web.AppKey("clock", Clock)

@@ -1,0 +1,64 @@
+"""Who is on duty now: shifts in `IVR_TIMEZONE`, crossing midnight allowed.
+
+Customer-service staff on shift ring first, in hunt order. Outside every
+customer-service shift the night duty (值班) staff ring.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, time
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from models import Staff
+
+from .config import Settings, parse_hours
+
+
+def parse_shifts(text: str) -> list[tuple[time, time]]:
+    """`07:00-14:00;21:00-07:00` -> [(07:00, 14:00), (21:00, 07:00)]. Raises ValueError."""
+    parts = [p for p in (text or "").replace("；", ";").split(";") if p.strip()]
+    return [parse_hours(p) for p in parts]
+
+
+def covers(shift: tuple[time, time], moment: time) -> bool:
+    start, end = shift
+    if start == end:
+        return True
+    if start < end:
+        return start <= moment < end or (end == time(23, 59, 59, 999999) and moment >= start)
+    return moment >= start or moment < end
+
+
+def on_shift(shifts: str, local_time: time) -> bool:
+    try:
+        return any(covers(s, local_time) for s in parse_shifts(shifts))
+    except ValueError:
+        return False
+
+
+def is_duty_staff(staff: Staff, settings: Settings) -> bool:
+    return (staff.department or "").strip().lower() in settings.duty_department_names
+
+
+def select_on_duty(staff: list[Staff], *, settings: Settings, now: datetime,
+                   duty_only: bool = False) -> list[Staff]:
+    """The hunt list at `now`: customer-service staff on shift, else night duty."""
+    local = now.astimezone(settings.tz).time()
+    present = [s for s in staff if s.active and on_shift(s.shifts, local)]
+    duty = [s for s in present if is_duty_staff(s, settings)]
+    if duty_only:
+        return duty or [s for s in present if not is_duty_staff(s, settings)]
+    service = [s for s in present if not is_duty_staff(s, settings)]
+    return (service or duty)[: settings.max_hunt]
+
+
+async def on_duty(session: AsyncSession, *, settings: Settings, now: datetime,
+                  duty_only: bool = False) -> list[Staff]:
+    rows = (await session.scalars(select(Staff).order_by(Staff.position, Staff.id))).all()
+    return select_on_duty(list(rows), settings=settings, now=now, duty_only=duty_only)
+
+
+def in_hours(hours: str, *, settings: Settings, now: datetime) -> bool:
+    return covers(parse_hours(hours), now.astimezone(settings.tz).time())

@@ -1,0 +1,30 @@
+"""Every URL of the server, in one place."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+import api.calls
+import webhooks.voice as voice
+
+from . import health
+
+
+def setup_routes(app: web.Application) -> None:
+    app.router.add_get("/healthz", health.healthz)
+
+    # Twilio: the number's Voice URL and Status Callback URL, then URLs our TwiML names.
+    app.router.add_post("/twilio/voice", voice.voice)
+    app.router.add_post("/twilio/status", voice.status)
+    app.router.add_post("/twilio/menu", voice.menu)
+    app.router.add_post("/twilio/repair", voice.repair)
+    app.router.add_post("/twilio/fees", voice.fees)
+    app.router.add_post("/twilio/dial-result", voice.dial_result)
+    app.router.add_post("/twilio/screen", voice.screen)
+    app.router.add_post("/twilio/screen-answer", voice.screen_answer)
+    app.router.add_post("/twilio/leg-status", voice.leg_status)
+    app.router.add_post("/twilio/message", voice.message)
+
+    # Supervisors' tools.
+    app.router.add_get("/api/calls", api.calls.calls)
+    app.router.add_get("/api/stats", api.calls.call_stats)

@@ -1,0 +1,14 @@
+"""The ORM layer: typed SQLAlchemy 2 models and the async database session."""
+
+from .base import Base, UTCDateTime
+from .call import Call, CallEvent, Leg
+from .dialer import Attempt, Campaign, OutboundJob, SmsMessage
+from .people import Resident, Staff
+from .ticket import Ticket, TicketHistory
+from .user import ApiToken, AuditEntry, User
+
+__all__ = [
+    "ApiToken", "Attempt", "AuditEntry", "Base", "Call", "CallEvent", "Campaign", "Leg",
+    "OutboundJob", "Resident", "SmsMessage", "Staff", "Ticket", "TicketHistory", "User",
+    "UTCDateTime",
+]

@@ -1,0 +1,98 @@
+"""Calls, their Twilio events, and the legs that rang staff phones.
+
+Every piece of call state lives here, so any process can take the next webhook.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from .base import Base
+
+
+class Call(Base):
+    __tablename__ = "calls"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    sid: Mapped[str] = mapped_column(String(64), unique=True)
+    direction: Mapped[str] = mapped_column(String(16), default="inbound")
+    from_number: Mapped[str] = mapped_column(String(32), default="")
+    to_number: Mapped[str] = mapped_column(String(32), default="")
+    resident_id: Mapped[int | None] = mapped_column(ForeignKey("residents.id"), default=None)
+    language: Mapped[str] = mapped_column(String(8), default="zh")
+    menu_choice: Mapped[str | None] = mapped_column(String(16), default=None)
+    # Twilio's last CallStatus and the sequence number that set it.
+    status: Mapped[str] = mapped_column(String(20), default="in-progress")
+    status_sequence: Mapped[int | None] = mapped_column(Integer, default=None)
+    # What happened for the caller: answered, message, abandoned, self_service, missed.
+    outcome: Mapped[str | None] = mapped_column(String(20), default=None)
+    started_at: Mapped[datetime] = mapped_column()
+    ended_at: Mapped[datetime | None] = mapped_column(default=None)
+    duration_seconds: Mapped[int | None] = mapped_column(Integer, default=None)
+    # The flow's progress: menu retries and the hunt for a person.
+    invalid_inputs: Mapped[int] = mapped_column(Integer, default=0)
+    empty_inputs: Mapped[int] = mapped_column(Integer, default=0)
+    transfer_requested_at: Mapped[datetime | None] = mapped_column(default=None)
+    waited_seconds: Mapped[int | None] = mapped_column(Integer, default=None)
+    answered_by_staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"), default=None)
+    # The dialer job that placed an outbound call (no FK: jobs point at tickets at calls).
+    outbound_job_id: Mapped[int | None] = mapped_column(Integer, default=None, index=True)
+
+    legs: Mapped[list["Leg"]] = relationship(
+        back_populates="call", order_by="Leg.id", lazy="raise"
+    )
+
+    __table_args__ = (Index("ix_calls_started_at", "started_at"),)
+
+
+class CallEvent(Base):
+    """Every webhook and status callback, as Twilio sent it (the call's timeline)."""
+
+    __tablename__ = "call_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    call_sid: Mapped[str] = mapped_column(String(64), index=True)
+    kind: Mapped[str] = mapped_column(String(40))
+    # I-Twilio-Idempotency-Token, or our own natural key for a callback.
+    dedupe_key: Mapped[str | None] = mapped_column(String(200), unique=True, default=None)
+    twilio_timestamp: Mapped[datetime | None] = mapped_column(default=None)
+    sequence_number: Mapped[int | None] = mapped_column(Integer, default=None)
+    received_at: Mapped[datetime] = mapped_column()
+    params: Mapped[dict] = mapped_column(JSON, default=dict)
+    # The TwiML we answered with, so a retried webhook gets the very same answer.
+    response: Mapped[str | None] = mapped_column(Text, default=None)
+
+
+class Leg(Base):
+    """One staff phone rung for one call. Times are Twilio's event timestamps."""
+
+    __tablename__ = "legs"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    call_id: Mapped[int] = mapped_column(ForeignKey("calls.id"), index=True)
+    sid: Mapped[str | None] = mapped_column(String(64), unique=True, default=None)
+    staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"), default=None)
+    staff_name: Mapped[str] = mapped_column(String(100), default="")
+    phone: Mapped[str] = mapped_column(String(32))
+    attempt: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[datetime] = mapped_column()
+    initiated_at: Mapped[datetime | None] = mapped_column(default=None)
+    ringing_at: Mapped[datetime | None] = mapped_column(default=None)
+    answered_at: Mapped[datetime | None] = mapped_column(default=None)
+    completed_at: Mapped[datetime | None] = mapped_column(default=None)
+    # A person pressed the accept key in the screening whisper.
+    accepted: Mapped[bool] = mapped_column(Boolean, default=False)
+    accepted_at: Mapped[datetime | None] = mapped_column(default=None)
+    status: Mapped[str | None] = mapped_column(String(20), default=None)
+    status_sequence: Mapped[int | None] = mapped_column(Integer, default=None)
+    # answered_at - ringing_at (or initiated_at), kept so statistics need no date maths.
+    ring_seconds: Mapped[int | None] = mapped_column(Integer, default=None)
+    dial_status: Mapped[str | None] = mapped_column(String(20), default=None)
+    bridged: Mapped[bool] = mapped_column(Boolean, default=False)
+
+    call: Mapped[Call] = relationship(back_populates="legs", lazy="raise")
+
+    __table_args__ = (Index("ix_legs_created_at", "created_at"),)

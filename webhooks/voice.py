@@ -1,0 +1,96 @@
+"""Handlers for the hotline's own call: greeting, menu, hunt, screening, message, status."""
+
+from __future__ import annotations
+
+from typing import Mapping
+
+from aiohttp import web
+from sqlalchemy.ext.asyncio import AsyncSession
+from twilio.twiml.voice_response import VoiceResponse
+
+from ivr import callflow, transfer
+from ivr.callflow import Hotline
+
+from .twiml import twiml_webhook
+
+
+def hang_up(_hotline: Hotline) -> VoiceResponse:
+    response = VoiceResponse()
+    response.hangup()
+    return response
+
+
+def nothing(_hotline: Hotline) -> VoiceResponse:
+    return VoiceResponse()
+
+
+def callback_key(request: web.Request, form: Mapping[str, str]) -> str:
+    """Status callbacks come twice: the same call, status and sequence is one event."""
+    marker = form.get("SequenceNumber") or form.get("Timestamp") or ""
+    leg = request.query.get("leg", "")
+    return f"{request.path}:{leg}:{form['CallSid']}:{form.get('CallStatus', '')}:{marker}"[:200]
+
+
+async def _answer(session: AsyncSession, hotline: Hotline, request: web.Request, form):
+    return await callflow.answer(session, hotline, form=form)
+
+
+async def _menu(session, hotline, request, form):
+    return await callflow.menu(session, hotline, form=form)
+
+
+async def _repair(session, hotline, request, form):
+    return await callflow.repair(session, hotline, form=form)
+
+
+async def _fees(session, hotline, request, form):
+    return await callflow.fees_key(session, hotline, form=form)
+
+
+async def _dial_result(session, hotline, request, form):
+    leg = await transfer.get_leg(session, request.query)
+    if leg is None:
+        raise web.HTTPBadRequest(text="unknown leg")
+    return await transfer.dial_result(session, hotline, form=form, leg=leg)
+
+
+async def _screen(session, hotline, request, form):
+    leg = await transfer.get_leg(session, request.query)
+    if leg is None:
+        return hang_up(hotline)
+    return await transfer.screen(session, hotline, leg=leg)
+
+
+async def _screen_answer(session, hotline, request, form):
+    leg = await transfer.get_leg(session, request.query)
+    if leg is None:
+        return hang_up(hotline)
+    return await transfer.screen_answer(session, hotline, form=form, leg=leg)
+
+
+async def _leg_status(session, hotline, request, form):
+    leg = await transfer.get_leg(session, request.query)
+    if leg is not None:
+        await transfer.leg_status(session, hotline, form=form, leg=leg)
+    return None
+
+
+async def _message(session, hotline, request, form):
+    return await transfer.message(session, hotline, form=form)
+
+
+async def _status(session, hotline, request, form):
+    await transfer.call_status(session, hotline, form=form)
+    return None
+
+
+voice = twiml_webhook(_answer)
+menu = twiml_webhook(_menu)
+repair = twiml_webhook(_repair)
+fees = twiml_webhook(_fees)
+dial_result = twiml_webhook(_dial_result)
+screen = twiml_webhook(_screen, on_error=hang_up)
+screen_answer = twiml_webhook(_screen_answer, on_error=hang_up)
+leg_status = twiml_webhook(_leg_status, dedupe=callback_key, on_error=nothing)
+message = twiml_webhook(_message)
+status = twiml_webhook(_status, dedupe=callback_key, on_error=nothing)
