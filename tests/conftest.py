@@ -1,0 +1,140 @@
+"""Fixtures: a migrated database per test, a frozen clock, and a signed Twilio client.
+
+Tests run on SQLite by default; `IVR_TEST_DATABASE_URL=postgresql+asyncpg://…/postgres`
+runs them on PostgreSQL, each test in a database of its own.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from ivr.app import create_app
+from ivr.config import Settings
+from models.db import make_engine, make_sessionmaker, upgrade
+
+from .twilio_client import AUTH_TOKEN, HOTLINE, PUBLIC_BASE, Caller, Twilio
+
+SHANGHAI = timezone(timedelta(hours=8))
+PG_URL = os.environ.get("IVR_TEST_DATABASE_URL", "")
+
+
+class FrozenClock:
+    """The server's clock in tests: set and moved by hand."""
+
+    def __init__(self, moment: datetime) -> None:
+        self.moment = moment
+
+    def __call__(self) -> datetime:
+        return self.moment
+
+    def set(self, moment: datetime) -> None:
+        self.moment = moment
+
+    def advance(self, seconds: float) -> datetime:
+        self.moment += timedelta(seconds=seconds)
+        return self.moment
+
+
+def local(year, month, day, hour=10, minute=0, second=0) -> datetime:
+    """A moment given in Shanghai time, as an aware datetime."""
+    return datetime(year, month, day, hour, minute, second, tzinfo=SHANGHAI)
+
+
+async def _fresh_pg_database() -> str:
+    admin = create_async_engine(PG_URL, isolation_level="AUTOCOMMIT")
+    name = f"ivr_test_{uuid.uuid4().hex[:12]}"
+    async with admin.connect() as conn:
+        await conn.execute(text(f'CREATE DATABASE "{name}"'))
+    await admin.dispose()
+    return PG_URL.rsplit("/", 1)[0] + "/" + name
+
+
+async def _drop_pg_database(url: str) -> None:
+    name = url.rsplit("/", 1)[1]
+    admin = create_async_engine(PG_URL, isolation_level="AUTOCOMMIT")
+    async with admin.connect() as conn:
+        await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    await admin.dispose()
+
+
+@pytest.fixture
+async def database_url(tmp_path: Path):
+    if PG_URL:
+        url = await _fresh_pg_database()
+        await upgrade(url)
+        yield url
+        await _drop_pg_database(url)
+    else:
+        url = f"sqlite+aiosqlite:///{tmp_path / 'ivr.db'}"
+        await upgrade(url)
+        yield url
+
+
+@pytest.fixture
+def settings(database_url: str) -> Settings:
+    return Settings(
+        DATABASE_URL=database_url,
+        TWILIO_ACCOUNT_SID="AC" + "0" * 32,
+        TWILIO_AUTH_TOKEN=AUTH_TOKEN,
+        PUBLIC_BASE_URL=PUBLIC_BASE,
+        HOTLINE_NUMBER=HOTLINE,
+        COMPANY_NAME="阳光花园",
+        IVR_TIMEZONE="Asia/Shanghai",
+        _env_file=None,
+    )
+
+
+@pytest.fixture
+def clock() -> FrozenClock:
+    return FrozenClock(local(2026, 11, 23, 10, 0, 0))
+
+
+@pytest.fixture
+async def sessions(settings: Settings):
+    engine = make_engine(settings.database_url)
+    yield make_sessionmaker(engine)
+    await engine.dispose()
+
+
+@pytest.fixture
+async def client(aiohttp_client, settings: Settings, clock: FrozenClock):
+    return await aiohttp_client(create_app(settings, clock=clock))
+
+
+@pytest.fixture
+def twilio(client) -> Twilio:
+    return Twilio(client)
+
+
+@pytest.fixture
+def caller(twilio: Twilio) -> Caller:
+    return Caller(twilio)
+
+
+@pytest.fixture
+def seed(sessions, tmp_path: Path):
+    """Load staff or residents through the real CSV import: `await seed.staff([...])`."""
+    from ivr.imports import import_residents, import_staff
+
+    class Seed:
+        async def _load(self, work, header: str, rows: list[tuple]) -> None:
+            path = tmp_path / f"seed-{uuid.uuid4().hex[:6]}.csv"
+            lines = [header] + [",".join(str(c) for c in row) for row in rows]
+            path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+            async with sessions() as session, session.begin():
+                await work(session, path, now=datetime.now(timezone.utc))
+
+        async def staff(self, rows: list[tuple]) -> None:
+            await self._load(import_staff, "name,phone,department,shifts", rows)
+
+        async def residents(self, rows: list[tuple]) -> None:
+            await self._load(import_residents, "name,phone,address,arrears", rows)
+
+    return Seed()
