@@ -34,10 +34,14 @@ async def in_transaction(settings: Settings, work):
 
 def cmd_serve(args, settings: Settings) -> None:
     from .app import create_app
+    from .scripts import ForbiddenPhraseError
 
     settings.check_startable()
+    try:
+        app = create_app(settings, run_dialer=not args.no_dialer)
+    except (ForbiddenPhraseError, FileNotFoundError) as exc:
+        raise CommandError(f"cannot start: {exc}") from None
     asyncio.run(upgrade(settings.database_url))
-    app = create_app(settings, run_dialer=not args.no_dialer)
     web.run_app(app, host=args.host, port=args.port or settings.port,
                 print=lambda *_: logging.getLogger("ivr").info(
                     "hotline listening on http://%s:%s", args.host, args.port or settings.port))
@@ -148,6 +152,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     logging.basicConfig(level=settings.log_level.upper(),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("alembic").setLevel(logging.WARNING)
     try:
         args.func(args, settings)
     except CommandError as exc:
