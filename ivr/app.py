@@ -10,9 +10,10 @@ from models.db import make_engine, make_sessionmaker
 
 from .clock import Clock, utcnow
 from .config import Settings
-from .resources import CLOCK, ENGINE, SCRIPTS, SESSIONS, SETTINGS
+from .resources import CLOCK, ENGINE, JOURNAL, ROSTER, SCRIPTS, SESSIONS, SETTINGS
 from .routes import setup_routes
 from .scripts import CallScripts
+from . import resilience
 from webhooks.signature import require_twilio_signature
 
 MAX_BODY = 256 * 1024
@@ -37,5 +38,6 @@ def create_app(settings: Settings | None = None, *, clock: Clock = utcnow, run_d
         Path(settings.call_scripts_dir) if settings.call_scripts_dir else None
     )
     app.cleanup_ctx.append(database)
+    app.cleanup_ctx.append(resilience.journal_and_roster)
     setup_routes(app)
     return app

@@ -62,6 +62,9 @@ class Settings(BaseSettings):
     language_en: str = Field("en-US", alias="IVR_LANGUAGE_EN")
     gather_timeout_seconds: int = Field(6, alias="IVR_GATHER_TIMEOUT_SECONDS", ge=1)
     call_scripts_dir: str = Field("", alias="IVR_CALL_SCRIPTS_DIR")
+    # Where webhooks wait on local disk while the database is unreachable.
+    journal_dir: str = Field("./journal", alias="IVR_JOURNAL_DIR")
+    journal_replay_seconds: float = Field(5, alias="IVR_JOURNAL_REPLAY_SECONDS", gt=0)
     log_level: str = Field("INFO", alias="IVR_LOG_LEVEL")
 
     @field_validator("calling_hours", "office_hours")

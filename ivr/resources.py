@@ -7,6 +7,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from .clock import Clock
 from .config import Settings
+from .journal import Journal
+from .roster import RosterCache
 from .scripts import CallScripts
 
 SETTINGS = web.AppKey("settings", Settings)
@@ -14,3 +16,5 @@ ENGINE = web.AppKey("engine", AsyncEngine)
 SESSIONS = web.AppKey("sessions", async_sessionmaker[AsyncSession])
 SCRIPTS = web.AppKey("scripts", CallScripts)
 CLOCK = web.AppKey("clock", Clock)
+JOURNAL = web.AppKey("journal", Journal)
+ROSTER = web.AppKey("roster", RosterCache)

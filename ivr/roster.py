@@ -6,7 +6,11 @@ customer-service shift the night duty (值班) staff ring.
 
 from __future__ import annotations
 
+import json
+import os
+from dataclasses import asdict, dataclass
 from datetime import datetime, time
+from pathlib import Path
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -62,3 +66,43 @@ async def on_duty(session: AsyncSession, *, settings: Settings, now: datetime,
 
 def in_hours(hours: str, *, settings: Settings, now: datetime) -> bool:
     return covers(parse_hours(hours), now.astimezone(settings.tz).time())
+
+
+@dataclass
+class StaffOnFile:
+    """A staff row as last read from the database, for when the database is away."""
+
+    id: int
+    name: str
+    phone: str
+    department: str
+    shifts: str
+    position: int
+    active: bool
+
+
+class RosterCache:
+    """The duty roster from the last good read, kept in memory and on local disk.
+
+    Only for the degraded path: with the database unreachable a caller must still reach
+    a person. It is refreshed from the database in the background.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self.staff: list[StaffOnFile] = []
+        try:
+            self.staff = [StaffOnFile(**row) for row in json.loads(self.path.read_text("utf-8"))]
+        except (FileNotFoundError, ValueError, TypeError):
+            self.staff = []
+
+    async def refresh(self, session: AsyncSession) -> None:
+        rows = (await session.scalars(select(Staff).order_by(Staff.position, Staff.id))).all()
+        self.staff = [StaffOnFile(s.id, s.name, s.phone, s.department or "", s.shifts or "",
+                                  s.position, s.active) for s in rows]
+        tmp = self.path.with_suffix(".tmp")
+        tmp.write_text(json.dumps([asdict(s) for s in self.staff], ensure_ascii=False), "utf-8")
+        os.replace(tmp, self.path)
+
+    def on_duty(self, *, settings: Settings, now: datetime) -> list[StaffOnFile]:
+        return select_on_duty(self.staff, settings=settings, now=now)  # type: ignore[arg-type]

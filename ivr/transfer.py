@@ -10,15 +10,16 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Mapping
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from twilio.twiml.voice_response import Dial, VoiceResponse
 
-from models import Call, Leg, Resident
+from models import Call, Leg, Resident, Staff
 
 from . import roster, tickets
-from .calls import apply_call_status, get_or_create_call, is_newer, legs_of
+from .calls import apply_call_status, find_call, get_or_create_call, is_newer, legs_of
 from .clock import parse_int, parse_twilio_timestamp
+from .phones import normalise_or_none
 
 if TYPE_CHECKING:
     from .callflow import Hotline
@@ -37,7 +38,8 @@ LEG_FINAL = {"completed", "busy", "no-answer", "failed", "canceled"}
 
 
 def leg_url(hotline: "Hotline", path: str, leg: Leg) -> str:
-    return hotline.url(f"{path}?leg={leg.id}")
+    """`?leg=ID&n=ATTEMPT`: the attempt lets the degraded path hunt on without the row."""
+    return hotline.url(f"{path}?leg={leg.id}&n={leg.attempt}")
 
 
 async def to_person(session: AsyncSession, hotline: "Hotline", *, call: Call, choice: str,
@@ -103,9 +105,32 @@ def take_message(hotline: "Hotline", *, call: Call, response: VoiceResponse) -> 
     return response
 
 
-async def get_leg(session: AsyncSession, query: Mapping[str, str]) -> Leg | None:
+async def get_leg(session: AsyncSession, hotline: "Hotline", query: Mapping[str, str],
+                  form: Mapping[str, str]) -> Leg | None:
+    """The leg a staff-phone URL names: by row id, or by call and attempt (the URLs of
+    the degraded path, replayed from the journal), created then if need be."""
     leg_id = parse_int(query.get("leg"))
-    return await session.get(Leg, leg_id) if leg_id is not None else None
+    if leg_id is not None:
+        return await session.get(Leg, leg_id)
+    call_sid, attempt = query.get("call"), parse_int(query.get("n"))
+    if not call_sid or attempt is None:
+        return None
+    call = await find_call(session, call_sid)
+    if call is None:
+        call = await get_or_create_call(session, form={"CallSid": call_sid}, now=hotline.now)
+    leg = await session.scalar(select(Leg).where(Leg.call_id == call.id, Leg.attempt == attempt))
+    if leg is not None:
+        return leg
+    phone = normalise_or_none(query.get("phone")) or query.get("phone", "")
+    staff = await session.scalar(select(Staff).where(Staff.phone == phone)) if phone else None
+    leg = Leg(call_id=call.id, staff_id=staff.id if staff else None,
+              staff_name=staff.name if staff else "", phone=phone, attempt=attempt,
+              created_at=hotline.now)
+    call.transfer_requested_at = call.transfer_requested_at or hotline.now
+    call.menu_choice = call.menu_choice or "person"
+    session.add(leg)
+    await session.flush()
+    return leg
 
 
 async def dial_result(session: AsyncSession, hotline: "Hotline", *, form: Mapping[str, str],

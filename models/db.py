@@ -38,6 +38,9 @@ def make_engine(url: str, **kwargs) -> AsyncEngine:
             conn.exec_driver_sql("BEGIN IMMEDIATE")
 
         return engine
+    # A webhook must answer within Twilio's 15 s: never wait long for a database.
+    kwargs.setdefault("connect_args", {"timeout": 5, "command_timeout": 10})
+    kwargs.setdefault("pool_timeout", 5)
     kwargs.setdefault("pool_size", 10)
     kwargs.setdefault("max_overflow", 20)
     kwargs.setdefault("pool_pre_ping", True)

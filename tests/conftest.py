@@ -78,7 +78,7 @@ async def database_url(tmp_path: Path):
 
 
 @pytest.fixture
-def settings(database_url: str) -> Settings:
+def settings(database_url: str, tmp_path: Path) -> Settings:
     return Settings(
         DATABASE_URL=database_url,
         TWILIO_ACCOUNT_SID="AC" + "0" * 32,
@@ -87,6 +87,7 @@ def settings(database_url: str) -> Settings:
         HOTLINE_NUMBER=HOTLINE,
         COMPANY_NAME="阳光花园",
         IVR_TIMEZONE="Asia/Shanghai",
+        IVR_JOURNAL_DIR=str(tmp_path / "journal"),
         _env_file=None,
     )
 

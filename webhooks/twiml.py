@@ -2,27 +2,43 @@
 
 Each step is a call-flow function; this module only turns HTTP into its arguments and
 its result into a response. The event is stored in the same transaction as the step's
-changes, so a webhook that got a 200 is in the database.
+changes, so a webhook that got a 200 is in the database — or, when the database cannot
+be reached, in the local journal (fsync'd) with a degraded answer that still gets the
+caller to a person.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Awaitable, Callable, Mapping
 
 from aiohttp import web
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from twilio.twiml.voice_response import VoiceResponse
 
+from ivr import degraded
 from ivr.callflow import Hotline, apology
 from ivr.calls import record_event, stored_response
+from ivr.journal import DatabaseUnavailable, Entry
 from ivr.phones import mask
-from ivr.resources import CLOCK, SCRIPTS, SESSIONS, SETTINGS
+from ivr.resources import CLOCK, JOURNAL, ROSTER, SCRIPTS, SESSIONS, SETTINGS
 
 log = logging.getLogger(__name__)
 
-Step = Callable[[AsyncSession, Hotline, web.Request, Mapping[str, str]], Awaitable[VoiceResponse | None]]
-MAX_FIELD = 2000
+Step = Callable[[AsyncSession, Hotline, Mapping[str, str], Mapping[str, str]],
+                Awaitable[VoiceResponse | None]]
+Dedupe = Callable[[str, Mapping[str, str], Mapping[str, str]], str | None]
+Fallback = Callable[..., VoiceResponse]
+MAX_FIELD = 4000
+UNREACHABLE = (OperationalError, InterfaceError, OSError, ConnectionError, asyncio.TimeoutError)
+
+
+def database_unreachable(exc: BaseException) -> bool:
+    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+        return True
+    return isinstance(exc, UNREACHABLE + (DatabaseUnavailable,))
 
 
 def hotline_for(request: web.Request) -> Hotline:
@@ -36,54 +52,71 @@ def xml(body: str) -> web.Response:
 
 async def read_form(request: web.Request) -> dict[str, str]:
     """The webhook's fields, or 400 for something Twilio would never send."""
-    if request.method != "POST":
-        raise web.HTTPMethodNotAllowed(request.method, ["POST"])
     try:
         form = await request.post()
     except (ValueError, UnicodeDecodeError) as exc:
         raise web.HTTPBadRequest(text=f"unreadable form: {exc}") from exc
     fields = {k: str(v) for k, v in form.items() if isinstance(v, str)}
     sid = fields.get("CallSid", "")
-    if not sid or len(sid) > 64 or not sid.isascii():
+    if not sid or len(sid) > 64 or not sid.isascii() or not sid.isalnum():
         raise web.HTTPBadRequest(text="CallSid missing or malformed")
     if any(len(v) > MAX_FIELD for v in fields.values()):
         raise web.HTTPBadRequest(text="field too long")
     return fields
 
 
-def event_kind(request: web.Request) -> str:
-    return request.path.removeprefix("/twilio/")[:40] or "twilio"
+def event_kind(path: str) -> str:
+    return path.removeprefix("/twilio/")[:40] or "twilio"
 
 
-def twiml_webhook(step: Step, *, dedupe: Callable[[web.Request, Mapping[str, str]], str | None] | None = None,
+async def run_step(sessions: async_sessionmaker[AsyncSession], step: Step, hotline: Hotline, *,
+                   path: str, query: Mapping[str, str], form: Mapping[str, str],
+                   key: str | None) -> str:
+    """The step and its event in one transaction; a repeated key gets its first answer."""
+    async with sessions() as session, session.begin():
+        prior = await stored_response(session, key)
+        if prior is not None:
+            return prior.response or str(VoiceResponse())
+        result = await step(session, hotline, query, form)
+        body = str(result if result is not None else VoiceResponse())
+        await record_event(session, call_sid=form["CallSid"], kind=event_kind(path),
+                           form=form, now=hotline.now, dedupe_key=key, response=body)
+    return body
+
+
+def twiml_webhook(step: Step, *, dedupe: Dedupe | None = None,
+                  fallback: Fallback = degraded.to_person,
                   on_error: Callable[[Hotline], VoiceResponse] = apology):
     """Wrap a call-flow step as a handler that answers TwiML whatever happens.
 
     `dedupe` names a natural key for callbacks that come without an idempotency token;
-    `on_error` is what to answer if the step fails (the caller's apology by default).
+    `fallback` answers when the database is unreachable (the request is journaled);
+    `on_error` answers when the step itself failed (the caller's apology by default).
     """
 
     async def handler(request: web.Request) -> web.Response:
         form = await read_form(request)
+        query = dict(request.query)
         hotline = hotline_for(request)
         token = request.headers.get("I-Twilio-Idempotency-Token")
-        key = f"idem:{token}" if token else (dedupe(request, form) if dedupe else None)
-        call_sid = form["CallSid"]
+        key = f"idem:{token}" if token else (dedupe(request.path, query, form) if dedupe else None)
         try:
-            async with request.app[SESSIONS]() as session, session.begin():
-                prior = await stored_response(session, key)
-                if prior is not None:
-                    return xml(prior.response or str(VoiceResponse()))
-                result = await step(session, hotline, request, form)
-                body = str(result if result is not None else VoiceResponse())
-                await record_event(session, call_sid=call_sid, kind=event_kind(request),
-                                   form=form, now=hotline.now, dedupe_key=key, response=body)
-            return xml(body)
+            return xml(await run_step(request.app[SESSIONS], step, hotline, path=request.path,
+                                      query=query, form=form, key=key))
         except web.HTTPException:
             raise
-        except Exception:
-            log.exception("webhook %s failed for call %s from %s", request.path, call_sid,
+        except Exception as exc:
+            entry = Entry(path=request.path, query=query, form=form, token=key,
+                          received_at=hotline.now.isoformat())
+            await request.app[JOURNAL].append(entry)
+            if database_unreachable(exc):
+                log.warning("database unreachable on %s for call %s: journaled, degraded answer",
+                            request.path, form["CallSid"])
+                return xml(str(fallback(hotline, request.app[ROSTER], query, form)))
+            log.exception("webhook %s failed for call %s from %s", request.path, form["CallSid"],
                           mask(form.get("From")))
             return xml(str(on_error(hotline)))
 
+    handler.step = step  # type: ignore[attr-defined]
+    handler.dedupe = dedupe  # type: ignore[attr-defined]
     return handler

@@ -8,10 +8,12 @@ from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncSession
 from twilio.twiml.voice_response import VoiceResponse
 
-from ivr import callflow, transfer
+from ivr import callflow, degraded, transfer
 from ivr.callflow import Hotline
 
 from .twiml import twiml_webhook
+
+Fields = Mapping[str, str]
 
 
 def hang_up(_hotline: Hotline) -> VoiceResponse:
@@ -24,62 +26,62 @@ def nothing(_hotline: Hotline) -> VoiceResponse:
     return VoiceResponse()
 
 
-def callback_key(request: web.Request, form: Mapping[str, str]) -> str:
+def callback_key(path: str, query: Fields, form: Fields) -> str:
     """Status callbacks come twice: the same call, status and sequence is one event."""
     marker = form.get("SequenceNumber") or form.get("Timestamp") or ""
-    leg = request.query.get("leg", "")
-    return f"{request.path}:{leg}:{form['CallSid']}:{form.get('CallStatus', '')}:{marker}"[:200]
+    leg = query.get("leg") or f"{query.get('call', '')}#{query.get('n', '')}"
+    return f"{path}:{leg}:{form['CallSid']}:{form.get('CallStatus', '')}:{marker}"[:200]
 
 
-async def _answer(session: AsyncSession, hotline: Hotline, request: web.Request, form):
+async def _answer(session: AsyncSession, hotline: Hotline, query: Fields, form: Fields):
     return await callflow.answer(session, hotline, form=form)
 
 
-async def _menu(session, hotline, request, form):
+async def _menu(session, hotline, query, form):
     return await callflow.menu(session, hotline, form=form)
 
 
-async def _repair(session, hotline, request, form):
+async def _repair(session, hotline, query, form):
     return await callflow.repair(session, hotline, form=form)
 
 
-async def _fees(session, hotline, request, form):
+async def _fees(session, hotline, query, form):
     return await callflow.fees_key(session, hotline, form=form)
 
 
-async def _dial_result(session, hotline, request, form):
-    leg = await transfer.get_leg(session, request.query)
+async def _dial_result(session, hotline, query, form):
+    leg = await transfer.get_leg(session, hotline, query, form)
     if leg is None:
         raise web.HTTPBadRequest(text="unknown leg")
     return await transfer.dial_result(session, hotline, form=form, leg=leg)
 
 
-async def _screen(session, hotline, request, form):
-    leg = await transfer.get_leg(session, request.query)
+async def _screen(session, hotline, query, form):
+    leg = await transfer.get_leg(session, hotline, query, form)
     if leg is None:
         return hang_up(hotline)
     return await transfer.screen(session, hotline, leg=leg)
 
 
-async def _screen_answer(session, hotline, request, form):
-    leg = await transfer.get_leg(session, request.query)
+async def _screen_answer(session, hotline, query, form):
+    leg = await transfer.get_leg(session, hotline, query, form)
     if leg is None:
         return hang_up(hotline)
     return await transfer.screen_answer(session, hotline, form=form, leg=leg)
 
 
-async def _leg_status(session, hotline, request, form):
-    leg = await transfer.get_leg(session, request.query)
+async def _leg_status(session, hotline, query, form):
+    leg = await transfer.get_leg(session, hotline, query, form)
     if leg is not None:
         await transfer.leg_status(session, hotline, form=form, leg=leg)
     return None
 
 
-async def _message(session, hotline, request, form):
+async def _message(session, hotline, query, form):
     return await transfer.message(session, hotline, form=form)
 
 
-async def _status(session, hotline, request, form):
+async def _status(session, hotline, query, form):
     await transfer.call_status(session, hotline, form=form)
     return None
 
@@ -88,9 +90,10 @@ voice = twiml_webhook(_answer)
 menu = twiml_webhook(_menu)
 repair = twiml_webhook(_repair)
 fees = twiml_webhook(_fees)
-dial_result = twiml_webhook(_dial_result)
-screen = twiml_webhook(_screen, on_error=hang_up)
-screen_answer = twiml_webhook(_screen_answer, on_error=hang_up)
-leg_status = twiml_webhook(_leg_status, dedupe=callback_key, on_error=nothing)
-message = twiml_webhook(_message)
-status = twiml_webhook(_status, dedupe=callback_key, on_error=nothing)
+dial_result = twiml_webhook(_dial_result, fallback=degraded.after_dial)
+screen = twiml_webhook(_screen, fallback=degraded.screen, on_error=hang_up)
+screen_answer = twiml_webhook(_screen_answer, fallback=degraded.screen_answer, on_error=hang_up)
+leg_status = twiml_webhook(_leg_status, dedupe=callback_key, fallback=degraded.nothing,
+                           on_error=nothing)
+message = twiml_webhook(_message, fallback=degraded.message)
+status = twiml_webhook(_status, dedupe=callback_key, fallback=degraded.nothing, on_error=nothing)
