@@ -28,8 +28,13 @@ def parse_twilio_timestamp(value: str | None) -> datetime | None:
     return parsed.astimezone(timezone.utc)
 
 
+INT_MAX = 2**31 - 1
+
+
 def parse_int(value: str | None) -> int | None:
+    """An integer field of a webhook, or None if absent or not a sane 32-bit integer."""
     try:
-        return int(value) if value not in (None, "") else None
+        number = int(value) if value not in (None, "") else None
     except (TypeError, ValueError):
         return None
+    return number if number is None or -INT_MAX <= number <= INT_MAX else None
