@@ -1,0 +1,1 @@
+"""The supervisors' pages: dashboard, call log, tickets (Chinese first)."""
