@@ -69,7 +69,10 @@ def menu_gather(hotline: Hotline, response: VoiceResponse, call: Call) -> None:
         action_on_empty_result=True,
         input="dtmf",
     )
-    speaker.say(gather, "menu", offer_english=call.menu_choice is None)
+    speaker.say(gather, "menu")
+    if call.menu_choice is None:
+        other = "zh" if call.language == "en" else "en"
+        hotline.speaker(other).say(gather, "other_language")
 
 
 async def answer(session: AsyncSession, hotline: Hotline, *, form: Mapping[str, str]) -> VoiceResponse:

@@ -28,11 +28,11 @@ async def test_menu_is_a_mandarin_gather_offering_every_key_and_english(caller):
     gather = twiml.find("Gather")
     assert gather is not None and gather.get("numDigits") == "1"
     assert gather.get("action") == "https://hotline.example.com/twilio/menu"
-    say = gather.find("Say")
+    say, offer = gather.findall("Say")
     assert say.get("voice") == "Polly.Zhiyu" and say.get("language") == "cmn-CN"
-    for words in ("人工客服请按0", "维修请按1", "投诉请按2", "物业费请按3", "其他咨询请按4",
-                  "For English, press 9"):
+    for words in ("人工客服请按0", "维修请按1", "投诉请按2", "物业费请按3", "其他咨询请按4"):
         assert words in say.text
+    assert offer.text == "For English, press 9." and offer.get("language") == "en-US"
 
 
 async def test_twiml_is_served_as_utf8_xml(client, twilio, caller):
@@ -61,8 +61,9 @@ async def test_an_unknown_caller_is_greeted_without_an_address(caller):
 async def test_nine_switches_to_english_and_back(caller):
     await caller.dial_in()
     twiml = await caller.press("9")
-    say = twiml.find("Gather").find("Say")
+    say, offer = twiml.find("Gather").findall("Say")
     assert say.get("language") == "en-US" and "For repairs, press 1" in say.text
+    assert offer.get("language") == "cmn-CN" and "普通话服务请按9" in offer.text
     twiml = await caller.press("9")
     assert "维修请按1" in twiml.find("Gather").find("Say").text
 
