@@ -111,14 +111,16 @@ async def get_leg(session: AsyncSession, hotline: "Hotline", query: Mapping[str,
     the degraded path, replayed from the journal), created then if need be."""
     leg_id = parse_int(query.get("leg"))
     if leg_id is not None:
-        return await session.get(Leg, leg_id)
+        # Locked for the transaction: one leg's events are applied one at a time.
+        return await session.get(Leg, leg_id, with_for_update=True)
     call_sid, attempt = query.get("call"), parse_int(query.get("n"))
     if not call_sid or attempt is None:
         return None
     call = await find_call(session, call_sid)
     if call is None:
         call = await get_or_create_call(session, form={"CallSid": call_sid}, now=hotline.now)
-    leg = await session.scalar(select(Leg).where(Leg.call_id == call.id, Leg.attempt == attempt))
+    leg = await session.scalar(select(Leg).where(Leg.call_id == call.id, Leg.attempt == attempt)
+                               .with_for_update())
     if leg is not None:
         return leg
     phone = normalise_or_none(query.get("phone")) or query.get("phone", "")
