@@ -14,6 +14,7 @@ from .resources import CLOCK, ENGINE, JOURNAL, ROSTER, SCRIPTS, SESSIONS, SETTIN
 from .routes import setup_routes
 from .scripts import CallScripts
 from . import resilience
+from api.errors import json_errors
 from webhooks.signature import require_twilio_signature
 
 MAX_BODY = 256 * 1024
@@ -31,7 +32,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock = utcnow, run_d
                scripts: CallScripts | None = None) -> web.Application:
     """Build the server. Scripts are loaded (and checked) here, so a bad one stops start."""
     settings = settings or Settings()
-    app = web.Application(middlewares=[require_twilio_signature], client_max_size=MAX_BODY)
+    app = web.Application(middlewares=[json_errors, require_twilio_signature],
+                          client_max_size=MAX_BODY)
     app[SETTINGS] = settings
     app[CLOCK] = clock
     app[SCRIPTS] = scripts or CallScripts(

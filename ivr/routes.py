@@ -5,6 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 import api.calls
+import api.openapi
 import webhooks.voice as voice
 
 from . import health
@@ -28,3 +29,4 @@ def setup_routes(app: web.Application) -> None:
     # Supervisors' tools.
     app.router.add_get("/api/calls", api.calls.calls)
     app.router.add_get("/api/stats", api.calls.call_stats)
+    app.router.add_get("/api/openapi.json", api.openapi.openapi)

@@ -1,0 +1,166 @@
+"""`GET /api/openapi.json`: the JSON API described for supervisors' tools (and fuzzers)."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+DATE = {"type": "string", "format": "date", "example": "2026-11-23"}
+NULLABLE_STR = {"type": ["string", "null"]}
+NULLABLE_NUM = {"type": ["number", "null"]}
+NULLABLE_INT = {"type": ["integer", "null"]}
+ERROR = {"type": "object", "properties": {"error": {"type": "string"}}}
+
+
+def _json(schema: dict, description: str) -> dict:
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+RANGE_PARAMS = [
+    {"name": "from", "in": "query", "required": False, "schema": DATE,
+     "description": "first day, inclusive, in IVR_TIMEZONE (default today)"},
+    {"name": "to", "in": "query", "required": False, "schema": DATE,
+     "description": "last day, inclusive, in IVR_TIMEZONE (default: from)"},
+]
+
+LEG = {
+    "type": "object",
+    "required": ["staff", "phone", "ring_seconds", "rings", "answered", "within_three_rings"],
+    "properties": {
+        "staff": {"type": "string"},
+        "phone": {"type": "string"},
+        "ring_seconds": NULLABLE_INT,
+        "rings": NULLABLE_INT,
+        "answered": {"type": "boolean"},
+        "within_three_rings": {"type": "boolean"},
+    },
+}
+
+CALL = {
+    "type": "object",
+    "required": ["sid", "direction", "from", "to", "started_at", "ended_at", "menu_choice",
+                 "status", "ticket_ids", "legs"],
+    "properties": {
+        "sid": {"type": "string"},
+        "direction": {"type": "string", "enum": ["inbound", "outbound"]},
+        "from": {"type": "string"},
+        "to": {"type": "string"},
+        "started_at": {"type": "string", "format": "date-time"},
+        "ended_at": {"type": ["string", "null"], "format": "date-time"},
+        "menu_choice": NULLABLE_STR,
+        "status": {"type": "string"},
+        "ticket_ids": {"type": "array", "items": {"type": "integer"}},
+        "legs": {"type": "array", "items": LEG},
+    },
+}
+
+PER_STAFF = {
+    "type": "object",
+    "required": ["staff", "phone", "offered", "answered", "within_three_rings", "three_ring_rate"],
+    "properties": {
+        "staff": {"type": "string"}, "phone": {"type": "string"},
+        "offered": {"type": "integer"}, "answered": {"type": "integer"},
+        "within_three_rings": {"type": "integer"}, "three_ring_rate": NULLABLE_NUM,
+    },
+}
+
+STATS = {
+    "type": "object",
+    "required": ["inbound_calls", "outbound_calls", "transfers_offered", "transfers_answered",
+                 "answered_within_three_rings", "three_ring_rate", "average_ring_seconds",
+                 "abandoned_calls", "tickets_created", "per_staff"],
+    "properties": {
+        "inbound_calls": {"type": "integer"},
+        "outbound_calls": {"type": "integer"},
+        "transfers_offered": {"type": "integer"},
+        "transfers_answered": {"type": "integer"},
+        "answered_within_three_rings": {"type": "integer"},
+        "three_ring_rate": {**NULLABLE_NUM, "minimum": 0, "maximum": 1},
+        "average_ring_seconds": NULLABLE_NUM,
+        "abandoned_calls": {"type": "integer"},
+        "tickets_created": {"type": "integer"},
+        "per_staff": {"type": "array", "items": PER_STAFF},
+    },
+}
+
+CATEGORIES = ["repair", "complaint", "inquiry", "callback", "emergency"]
+STATUSES = ["open", "assigned", "in_progress", "resolved", "followed_up", "closed", "reopened"]
+
+TICKET = {
+    "type": "object",
+    "required": ["id", "number", "category", "status", "resident_phone", "call_sid", "owner",
+                 "created_at", "due_at", "resolved_at", "escalation_level", "follow_up"],
+    "properties": {
+        "id": {"type": "integer"},
+        "number": {"type": "string", "pattern": r"^\d{8}-\d{4}$"},
+        "category": {"type": "string", "enum": CATEGORIES},
+        "status": {"type": "string", "enum": STATUSES},
+        "resident_phone": NULLABLE_STR,
+        "call_sid": NULLABLE_STR,
+        "owner": NULLABLE_STR,
+        "created_at": {"type": "string", "format": "date-time"},
+        "due_at": {"type": "string", "format": "date-time"},
+        "resolved_at": {"type": ["string", "null"], "format": "date-time"},
+        "escalation_level": {"type": "integer", "minimum": 1, "maximum": 3},
+        "follow_up": {
+            "oneOf": [
+                {"type": "null"},
+                {"type": "object", "required": ["status", "due_at", "satisfaction"],
+                 "properties": {
+                     "status": {"type": "string"},
+                     "due_at": {"type": ["string", "null"], "format": "date-time"},
+                     "satisfaction": {"type": ["string", "null"],
+                                      "enum": ["satisfied", "neutral", "dissatisfied", None]},
+                 }},
+            ]
+        },
+    },
+}
+
+UNAUTHORISED = _json(ERROR, "no valid bearer token")
+BAD = _json(ERROR, "bad parameters")
+
+DOCUMENT = {
+    "openapi": "3.1.0",
+    "info": {"title": "物业客服中心热线 API (property hotline)", "version": "1.0.0",
+             "description": "Bearer tokens come from `ivr token create NAME`. Dates are "
+                            "inclusive, in IVR_TIMEZONE."},
+    "components": {"securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}},
+    "security": [{"bearer": []}],
+    "paths": {
+        "/api/calls": {"get": {
+            "summary": "Calls started in the range, each with its legs",
+            "parameters": RANGE_PARAMS,
+            "responses": {"200": _json({"type": "object", "required": ["calls"], "properties": {
+                "calls": {"type": "array", "items": CALL}}}, "the calls"),
+                "400": BAD, "401": UNAUTHORISED},
+        }},
+        "/api/stats": {"get": {
+            "summary": "Call-answer statistics for the range",
+            "parameters": RANGE_PARAMS,
+            "responses": {"200": _json(STATS, "the figures"), "400": BAD, "401": UNAUTHORISED},
+        }},
+        "/api/tickets": {"get": {
+            "summary": "Tickets created in the range",
+            "parameters": RANGE_PARAMS + [{"name": "status", "in": "query", "required": False,
+                                           "schema": {"type": "string", "enum": STATUSES}}],
+            "responses": {"200": _json({"type": "object", "required": ["tickets"], "properties": {
+                "tickets": {"type": "array", "items": TICKET}}}, "the tickets"),
+                "400": BAD, "401": UNAUTHORISED},
+        }},
+        "/api/tickets/{id}/resolve": {"post": {
+            "summary": "Mark a ticket resolved and schedule its follow-up call",
+            "parameters": [{"name": "id", "in": "path", "required": True,
+                            "schema": {"type": "integer"}}],
+            "requestBody": {"required": False, "content": {"application/json": {"schema": {
+                "type": "object", "properties": {"note": {"type": "string"}}}}}},
+            "responses": {"200": _json(TICKET, "the resolved ticket"), "400": BAD,
+                          "401": UNAUTHORISED, "403": _json(ERROR, "role may not resolve"),
+                          "404": _json(ERROR, "no such ticket"),
+                          "409": _json(ERROR, "the ticket cannot be resolved from its status")},
+        }},
+    },
+}
+
+
+async def openapi(request: web.Request) -> web.Response:
+    return web.json_response(DOCUMENT)
