@@ -3,7 +3,7 @@ VENV   := .venv
 PYTHON ?= python3
 BIN    := $(VENV)/bin
 
-.PHONY: run test
+.PHONY: run test system-deps
 
 $(BIN)/ivr: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -18,6 +18,16 @@ run: $(BIN)/ivr
 	  IVR_INSECURE_DEV=1 $(BIN)/ivr serve; \
 	else $(BIN)/ivr serve; fi
 
-## make test: the whole test suite.
-test: $(BIN)/ivr
-	$(BIN)/python -m pytest
+## make test: system packages (PostgreSQL, Chromium) if missing, then the whole test
+## suite twice: on SQLite, and on a throwaway PostgreSQL cluster on 127.0.0.1.
+test: system-deps $(BIN)/ivr
+	@rc=0; \
+	echo "== test suite on SQLite"; \
+	$(BIN)/python -m pytest || rc=1; \
+	echo "== test suite on PostgreSQL"; \
+	bash scripts/postgres.sh run $(BIN)/python -m pytest || rc=1; \
+	exit $$rc
+
+## Debian packages the tests need (idempotent; installs with apt-get when run as root).
+system-deps:
+	bash scripts/system-deps.sh

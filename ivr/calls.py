@@ -28,15 +28,20 @@ def form_dict(form: Mapping[str, str]) -> dict[str, str]:
     return {k: str(v) for k, v in form.items()}
 
 
-async def find_call(session: AsyncSession, sid: str) -> Call | None:
-    return await session.scalar(select(Call).where(Call.sid == sid))
+async def find_call(session: AsyncSession, sid: str, *, lock: bool = False) -> Call | None:
+    """`lock`: hold the row until commit (PostgreSQL; SQLite's BEGIN IMMEDIATE already
+    serializes writers), so two webhooks of one call never overwrite each other."""
+    query = select(Call).where(Call.sid == sid)
+    if lock:
+        query = query.with_for_update(key_share=True).execution_options(populate_existing=True)
+    return await session.scalar(query)
 
 
 async def get_or_create_call(session: AsyncSession, *, form: Mapping[str, str],
                              now: datetime) -> Call:
     """The call row for this CallSid, created on first sight (whatever webhook that is)."""
     sid = form["CallSid"]
-    call = await find_call(session, sid)
+    call = await find_call(session, sid, lock=True)
     if call is not None:
         return call
     direction = (form.get("Direction") or "inbound")
@@ -56,8 +61,8 @@ async def get_or_create_call(session: AsyncSession, *, form: Mapping[str, str],
     try:
         async with session.begin_nested():
             session.add(call)
-    except IntegrityError:
-        call = await find_call(session, sid)
+    except IntegrityError:  # another webhook created it first (and has committed)
+        call = await find_call(session, sid, lock=True)
         assert call is not None
     return call
 
