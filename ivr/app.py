@@ -13,7 +13,7 @@ from .config import Settings
 from .resources import CLOCK, ENGINE, JOURNAL, ROSTER, SCRIPTS, SESSIONS, SETTINGS
 from .routes import setup_routes
 from .scripts import CallScripts
-from . import resilience
+from . import escalation, resilience
 from api.errors import json_errors
 from webhooks.signature import require_twilio_signature
 
@@ -29,8 +29,12 @@ async def database(app: web.Application):
 
 
 def create_app(settings: Settings | None = None, *, clock: Clock = utcnow, run_dialer: bool = False,
-               scripts: CallScripts | None = None) -> web.Application:
-    """Build the server. Scripts are loaded (and checked) here, so a bad one stops start."""
+               scripts: CallScripts | None = None,
+               run_scheduler: bool = False) -> web.Application:
+    """Build the server. Scripts are loaded (and checked) here, so a bad one stops start.
+
+    `run_scheduler`: the ticket escalation / daily-count loop (on in `ivr serve`; tests
+    drive `escalation.run_once` themselves with a frozen clock)."""
     settings = settings or Settings()
     app = web.Application(middlewares=[json_errors, require_twilio_signature],
                           client_max_size=MAX_BODY)
@@ -41,5 +45,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock = utcnow, run_d
     )
     app.cleanup_ctx.append(database)
     app.cleanup_ctx.append(resilience.journal_and_roster)
+    if run_scheduler:
+        app.cleanup_ctx.append(escalation.scheduler)
     setup_routes(app)
     return app

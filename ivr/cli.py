@@ -38,7 +38,7 @@ def cmd_serve(args, settings: Settings) -> None:
 
     settings.check_startable()
     try:
-        app = create_app(settings, run_dialer=not args.no_dialer)
+        app = create_app(settings, run_dialer=not args.no_dialer, run_scheduler=True)
     except (ForbiddenPhraseError, FileNotFoundError) as exc:
         raise CommandError(f"cannot start: {exc}") from None
     asyncio.run(upgrade(settings.database_url))
@@ -105,6 +105,18 @@ def cmd_token_create(args, settings: Settings) -> None:
     print(token)
 
 
+def cmd_report(args, settings: Settings) -> None:
+    from . import reports
+
+    async def run(session):
+        return await reports.command(session, settings=settings, args=args, now=utcnow())
+
+    try:
+        print(asyncio.run(in_transaction(settings, run)))
+    except reports.ReportError as exc:
+        raise CommandError(str(exc)) from None
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="ivr", description="物业客服中心 24 小时热线 / property hotline")
     sub = p.add_subparsers(dest="command", required=True)
@@ -139,6 +151,17 @@ def parser() -> argparse.ArgumentParser:
     create = token_sub.add_parser("create", help="print a new API token for a user")
     create.add_argument("name")
     create.set_defaults(func=cmd_token_create)
+
+    report = sub.add_parser("report", help="ticket reports: 日盘点 daily count, 月度投诉分析 monthly")
+    report_sub = report.add_subparsers(dest="report_command", required=True)
+    daily = report_sub.add_parser("daily", help="日盘点: open and overdue tickets per owner")
+    daily.add_argument("--date", help="YYYY-MM-DD: the count at that day's end (default: now)")
+    daily.set_defaults(func=cmd_report)
+    monthly = report_sub.add_parser("monthly", help="月度投诉分析: the month's complaint analysis")
+    monthly.add_argument("--month", required=True, help="YYYY-MM")
+    monthly.add_argument("--csv", metavar="FILE", help="also write it as CSV")
+    monthly.add_argument("--xlsx", metavar="FILE", help="also write it as an Excel workbook")
+    monthly.set_defaults(func=cmd_report)
     return p
 
 

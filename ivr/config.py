@@ -66,6 +66,16 @@ class Settings(BaseSettings):
     journal_dir: str = Field("./journal", alias="IVR_JOURNAL_DIR")
     journal_replay_seconds: float = Field(5, alias="IVR_JOURNAL_REPLAY_SECONDS", gt=0)
     log_level: str = Field("INFO", alias="IVR_LOG_LEVEL")
+    # Tickets (工单): committed times per category (时效制), escalation and the daily count.
+    due_minutes_emergency: int = Field(30, alias="IVR_DUE_MINUTES_EMERGENCY", ge=1)
+    due_minutes_callback: int = Field(60, alias="IVR_DUE_MINUTES_CALLBACK", ge=1)
+    due_minutes_repair: int = Field(24 * 60, alias="IVR_DUE_MINUTES_REPAIR", ge=1)
+    due_minutes_complaint: int = Field(24 * 60, alias="IVR_DUE_MINUTES_COMPLAINT", ge=1)
+    due_minutes_inquiry: int = Field(24 * 60, alias="IVR_DUE_MINUTES_INQUIRY", ge=1)
+    escalation_level2_phones: str = Field("", alias="IVR_ESCALATION_LEVEL2_PHONES")
+    escalation_level3_phones: str = Field("", alias="IVR_ESCALATION_LEVEL3_PHONES")
+    escalation_interval_seconds: float = Field(60, alias="IVR_ESCALATION_INTERVAL_SECONDS", ge=0)
+    daily_count_hour: int = Field(17, alias="IVR_DAILY_COUNT_HOUR", ge=0, le=23)
 
     @field_validator("calling_hours", "office_hours")
     @classmethod

@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from models import Call, Leg, Ticket
 
+from . import followup
 from .config import Settings
 
 
@@ -57,6 +58,8 @@ async def call_answer_stats(session: AsyncSession, *, settings: Settings,
         "average_ring_seconds": round(float(avg_ring), 2) if avg_ring is not None else None,
         "abandoned_calls": calls[2],
         "tickets_created": tickets_created or 0,
+        # 回访率 and 满意率 (satisfied + neutral), see ivr/followup.py.
+        **await followup.rates(session, start=start, end=end),
         "three_rings_seconds": limit,
         "per_staff": [
             {

@@ -150,6 +150,9 @@ async def dial_result(session: AsyncSession, hotline: "Hotline", *, form: Mappin
         leg.bridged = True
         call.outcome = "answered"
         call.answered_by_staff_id = leg.staff_id
+        # A repair or complaint a person took is a ticket they own (首问负责制).
+        await tickets.ensure_call_ticket(session, settings=hotline.settings, now=hotline.now,
+                                         call=call)
         response.hangup()
         return response
     if form.get("CallStatus") in ("completed", "canceled"):
