@@ -47,5 +47,10 @@ def create_app(settings: Settings | None = None, *, clock: Clock = utcnow, run_d
     app.cleanup_ctx.append(resilience.journal_and_roster)
     if run_scheduler:
         app.cleanup_ctx.append(escalation.scheduler)
+    if run_dialer:  # the outbound dialer and SMS sender (tests drive dialer.run_once)
+        from . import dialer, twilio_rest
+
+        app.cleanup_ctx.append(twilio_rest.rest_client)
+        app.cleanup_ctx.append(dialer.background)
     setup_routes(app)
     return app

@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import getpass
 import logging
+import os
 import sys
 from pathlib import Path
 
@@ -33,6 +34,7 @@ async def in_transaction(settings: Settings, work):
 
 
 def cmd_serve(args, settings: Settings) -> None:
+    from .accesslog import PathOnlyAccessLogger
     from .app import create_app
     from .scripts import ForbiddenPhraseError
 
@@ -42,9 +44,23 @@ def cmd_serve(args, settings: Settings) -> None:
     except (ForbiddenPhraseError, FileNotFoundError) as exc:
         raise CommandError(f"cannot start: {exc}") from None
     asyncio.run(upgrade(settings.database_url))
-    web.run_app(app, host=args.host, port=args.port or settings.port,
-                print=lambda *_: logging.getLogger("ivr").info(
-                    "hotline listening on http://%s:%s", args.host, args.port or settings.port))
+    port = args.port or settings.port
+
+    def serve() -> None:
+        web.run_app(app, host=args.host, port=port, reuse_port=args.workers > 1,
+                    access_log_class=PathOnlyAccessLogger,
+                    print=lambda *_: logging.getLogger("ivr").info(
+                        "hotline listening on http://%s:%s (pid %d)", args.host, port, os.getpid()))
+
+    if args.workers > 1:  # several processes on one port (ivr/prefork.py)
+        from .prefork import check_port, serve_forked
+
+        try:
+            check_port(args.host, port)
+        except OSError as exc:
+            raise CommandError(f"cannot listen on {args.host}:{port}: {exc}") from None
+        raise SystemExit(serve_forked(args.workers, serve))
+    serve()
 
 
 def cmd_db_upgrade(args, settings: Settings) -> None:
@@ -117,6 +133,16 @@ def cmd_report(args, settings: Settings) -> None:
         raise CommandError(str(exc)) from None
 
 
+def cmd_outbound(args, settings: Settings) -> None:
+    """`ivr dialer`, `ivr remind-fees`, `ivr campaign show`, `ivr notify` (ivr/outbound_cli.py)."""
+    from . import outbound_cli
+
+    try:
+        print(asyncio.run(args.outbound(settings, args)))
+    except outbound_cli.OutboundCommandError as exc:
+        raise CommandError(str(exc)) from None
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="ivr", description="物业客服中心 24 小时热线 / property hotline")
     sub = p.add_subparsers(dest="command", required=True)
@@ -125,6 +151,8 @@ def parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="0.0.0.0")
     serve.add_argument("--port", type=int, default=None)
     serve.add_argument("--no-dialer", action="store_true", help="leave dialing to `ivr dialer`")
+    serve.add_argument("--workers", type=int, default=1, metavar="N",
+                       help="N server processes sharing the port (SO_REUSEPORT); default 1")
     serve.set_defaults(func=cmd_serve)
 
     db = sub.add_parser("db", help="database")
@@ -162,6 +190,10 @@ def parser() -> argparse.ArgumentParser:
     monthly.add_argument("--csv", metavar="FILE", help="also write it as CSV")
     monthly.add_argument("--xlsx", metavar="FILE", help="also write it as an Excel workbook")
     monthly.set_defaults(func=cmd_report)
+
+    from . import outbound_cli
+
+    outbound_cli.add_commands(sub, cmd_outbound)
     return p
 
 

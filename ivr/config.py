@@ -66,6 +66,20 @@ class Settings(BaseSettings):
     journal_dir: str = Field("./journal", alias="IVR_JOURNAL_DIR")
     journal_replay_seconds: float = Field(5, alias="IVR_JOURNAL_REPLAY_SECONDS", gt=0)
     log_level: str = Field("INFO", alias="IVR_LOG_LEVEL")
+    # The outbound dialer (README, *Outbound calls*).
+    dialer_cps: float = Field(1, alias="IVR_DIALER_CPS", gt=0)
+    dialer_max_in_progress: int = Field(10, alias="IVR_DIALER_MAX_IN_PROGRESS", ge=1)
+    dialer_attempts_per_day: int = Field(3, alias="IVR_DIALER_ATTEMPTS_PER_DAY", ge=1)
+    dialer_max_attempts: int = Field(6, alias="IVR_DIALER_MAX_ATTEMPTS", ge=1)
+    dialer_retry_minutes: float = Field(30, alias="IVR_DIALER_RETRY_MINUTES", ge=0)
+    dialer_ring_timeout_seconds: int = Field(30, alias="IVR_DIALER_RING_TIMEOUT_SECONDS", ge=5)
+    dialer_rest_timeout_seconds: float = Field(15, alias="IVR_DIALER_REST_TIMEOUT_SECONDS", gt=0)
+    dialer_poll_seconds: float = Field(1, alias="IVR_DIALER_POLL_SECONDS", gt=0)
+    dialer_backoff_seconds: float = Field(1, alias="IVR_DIALER_BACKOFF_SECONDS", gt=0)
+    dialer_rest_tries: int = Field(5, alias="IVR_DIALER_REST_TRIES", ge=1)
+    dialer_reconcile_after_seconds: float = Field(120, alias="IVR_DIALER_RECONCILE_AFTER_SECONDS", gt=0)
+    dialer_stale_call_minutes: float = Field(120, alias="IVR_DIALER_STALE_CALL_MINUTES", gt=0)
+    sms_per_second: float = Field(1, alias="IVR_SMS_PER_SECOND", gt=0)
     # Tickets (工单): committed times per category (时效制), escalation and the daily count.
     due_minutes_emergency: int = Field(30, alias="IVR_DUE_MINUTES_EMERGENCY", ge=1)
     due_minutes_callback: int = Field(60, alias="IVR_DUE_MINUTES_CALLBACK", ge=1)
@@ -76,6 +90,10 @@ class Settings(BaseSettings):
     escalation_level3_phones: str = Field("", alias="IVR_ESCALATION_LEVEL3_PHONES")
     escalation_interval_seconds: float = Field(60, alias="IVR_ESCALATION_INTERVAL_SECONDS", ge=0)
     daily_count_hour: int = Field(17, alias="IVR_DAILY_COUNT_HOUR", ge=0, le=23)
+    # The dashboard's login sessions (README, *Dashboard*).
+    session_hours: float = Field(12, alias="IVR_SESSION_HOURS", gt=0)
+    login_max_failures: int = Field(5, alias="IVR_LOGIN_MAX_FAILURES", ge=1)
+    login_lock_minutes: float = Field(15, alias="IVR_LOGIN_LOCK_MINUTES", gt=0)
 
     @field_validator("calling_hours", "office_hours")
     @classmethod
@@ -107,6 +125,11 @@ class Settings(BaseSettings):
     @property
     def duty_department_names(self) -> set[str]:
         return {d.strip().lower() for d in self.duty_departments.split(",") if d.strip()}
+
+    @property
+    def secure_cookies(self) -> bool:
+        """Session cookies are `Secure` when the public URL is https."""
+        return self.public_base_url.lower().startswith("https://")
 
     def public_url(self, path: str) -> str:
         """An absolute URL Twilio can reach; callbacks and signature checks use it."""

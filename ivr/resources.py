@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from twilio.rest import Client as TwilioClient
 
 from .clock import Clock
 from .config import Settings
@@ -18,3 +19,4 @@ SCRIPTS = web.AppKey("scripts", CallScripts)
 CLOCK = web.AppKey("clock", Clock)
 JOURNAL = web.AppKey("journal", Journal)
 ROSTER = web.AppKey("roster", RosterCache)
+TWILIO = web.AppKey("twilio", TwilioClient)

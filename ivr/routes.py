@@ -7,7 +7,13 @@ from aiohttp import web
 import api.calls
 import api.tickets
 import api.openapi
+import pages.admin
+import pages.calls
+import pages.dashboard
+import pages.login
+import pages.tickets
 import webhooks.followup as followup
+import webhooks.outbound as outbound
 import webhooks.voice as voice
 
 from . import health
@@ -28,6 +34,12 @@ def setup_routes(app: web.Application) -> None:
     app.router.add_post("/twilio/leg-status", voice.leg_status)
     app.router.add_post("/twilio/message", voice.message)
     app.router.add_post("/twilio/follow-up-answer", followup.answer)
+    # Calls the dialer places (callbacks, reminders, follow-ups, escalations).
+    app.router.add_post("/twilio/outbound", outbound.answer)
+    app.router.add_post("/twilio/outbound-key", outbound.key)
+    app.router.add_post("/twilio/outbound-greet", outbound.greet)
+    app.router.add_post("/twilio/outbound-dial", outbound.dial_result)
+    app.router.add_post("/twilio/outbound-status", outbound.status)
 
     # Supervisors' tools.
     app.router.add_get("/api/calls", api.calls.calls)
@@ -36,3 +48,24 @@ def setup_routes(app: web.Application) -> None:
     app.router.add_post("/api/tickets", api.tickets.create)
     app.router.add_post(r"/api/tickets/{id:\d+}/resolve", api.tickets.resolve)
     app.router.add_get("/api/openapi.json", api.openapi.openapi)
+
+    # People: the supervisors' pages (pages/), Chinese first.
+    app.router.add_get("/login", pages.login.login_form)
+    app.router.add_post("/login", pages.login.login)
+    app.router.add_post("/logout", pages.login.logout)
+    app.router.add_get("/lang/{lang}", pages.login.switch_language)
+    app.router.add_get("/", pages.dashboard.home)
+    app.router.add_get("/calls", pages.calls.call_log)
+    app.router.add_get("/calls/{sid}", pages.calls.call_page)
+    app.router.add_get(r"/exports/{what}.{fmt:csv|xlsx}", pages.calls.export)
+    app.router.add_get("/tickets", pages.tickets.ticket_list)
+    app.router.add_get(r"/tickets/{id:\d+}", pages.tickets.ticket_page)
+    app.router.add_post(r"/tickets/{id:\d+}/{action}", pages.tickets.ticket_change)
+    app.router.add_get("/desk", pages.tickets.desk)
+    app.router.add_post("/desk/tickets", pages.tickets.desk_ticket)
+    app.router.add_get("/admin", pages.admin.admin)
+    app.router.add_post("/admin/users", pages.admin.save_user)
+    app.router.add_post(r"/admin/staff/{id:\d+}/active", pages.admin.toggle_staff)
+    app.router.add_post("/campaigns/fee-reminder", pages.admin.start_fee_campaign)
+    app.router.add_get(r"/campaigns/{id:\d+}", pages.admin.campaign_page)
+    app.router.add_static("/static", pages.STATIC, append_version=True)

@@ -61,6 +61,10 @@ class Attempt(Base):
     job_id: Mapped[int] = mapped_column(ForeignKey("outbound_jobs.id"), index=True)
     number: Mapped[int] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column()
+    # The phone rung: the resident's, or for a callback the staff member's rung first.
+    phone: Mapped[str] = mapped_column(String(32), default="")
+    staff_id: Mapped[int | None] = mapped_column(Integer, default=None)
+    placed_at: Mapped[datetime | None] = mapped_column(default=None)
     call_sid: Mapped[str | None] = mapped_column(String(64), unique=True, default=None)
     state: Mapped[str] = mapped_column(String(20), default="intent")
     result: Mapped[str | None] = mapped_column(String(30), default=None)
@@ -82,4 +86,6 @@ class SmsMessage(Base):
     status: Mapped[str] = mapped_column(String(20), default="queued")
     error: Mapped[str | None] = mapped_column(Text, default=None)
     created_at: Mapped[datetime] = mapped_column()
+    # Set when a sender takes the message (status `sending`), before the REST call.
+    claimed_at: Mapped[datetime | None] = mapped_column(default=None)
     sent_at: Mapped[datetime | None] = mapped_column(default=None)

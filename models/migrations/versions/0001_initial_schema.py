@@ -129,6 +129,21 @@ def upgrade() -> None:
     with op.batch_alter_table('api_tokens', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_api_tokens_user_id'), ['user_id'], unique=False)
 
+    op.create_table('login_sessions',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('user_id', sa.Integer(), nullable=False),
+    sa.Column('token_hash', sa.String(length=64), nullable=False),
+    sa.Column('csrf_token', sa.String(length=64), nullable=False),
+    sa.Column('created_at', models.base.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('last_seen_at', models.base.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('expires_at', models.base.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['user_id'], ['users.id'], name=op.f('fk_login_sessions_user_id_users')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_login_sessions')),
+    sa.UniqueConstraint('token_hash', name=op.f('uq_login_sessions_token_hash'))
+    )
+    with op.batch_alter_table('login_sessions', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_login_sessions_user_id'), ['user_id'], unique=False)
+
     op.create_table('legs',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('call_id', sa.Integer(), nullable=False),
@@ -231,6 +246,7 @@ def upgrade() -> None:
     sa.Column('status', sa.String(length=20), nullable=False),
     sa.Column('error', sa.Text(), nullable=True),
     sa.Column('created_at', models.base.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('claimed_at', models.base.UTCDateTime(timezone=True), nullable=True),
     sa.Column('sent_at', models.base.UTCDateTime(timezone=True), nullable=True),
     sa.ForeignKeyConstraint(['resident_id'], ['residents.id'], name=op.f('fk_sms_messages_resident_id_residents')),
     sa.ForeignKeyConstraint(['ticket_id'], ['tickets.id'], name=op.f('fk_sms_messages_ticket_id_tickets')),
@@ -254,6 +270,9 @@ def upgrade() -> None:
     sa.Column('job_id', sa.Integer(), nullable=False),
     sa.Column('number', sa.Integer(), nullable=False),
     sa.Column('created_at', models.base.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('phone', sa.String(length=32), nullable=False),
+    sa.Column('staff_id', sa.Integer(), nullable=True),
+    sa.Column('placed_at', models.base.UTCDateTime(timezone=True), nullable=True),
     sa.Column('call_sid', sa.String(length=64), nullable=True),
     sa.Column('state', sa.String(length=20), nullable=False),
     sa.Column('result', sa.String(length=30), nullable=True),
@@ -297,6 +316,10 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_legs_call_id'))
 
     op.drop_table('legs')
+    with op.batch_alter_table('login_sessions', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_login_sessions_user_id'))
+
+    op.drop_table('login_sessions')
     with op.batch_alter_table('api_tokens', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_api_tokens_user_id'))
 
