@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
+from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from models import Call, Leg, Ticket
+from models import Call, CallEvent, Leg, Resident, Ticket
 
 from .config import Settings
 
@@ -77,3 +78,95 @@ async def list_calls(session: AsyncSession, *, settings: Settings, start: dateti
                 .order_by(Ticket.id))).all():
             tickets[call_id].append(ticket_id)
     return [call_view(c, legs[c.id], tickets[c.id], settings) for c in calls]
+
+
+# --- the dashboard's call log: filters, pages, and one call's timeline -------------------
+
+@dataclass
+class CallFilter:
+    """What the call log and its exports are narrowed to; None = any."""
+
+    start: datetime
+    end: datetime
+    staff_id: int | None = None
+    menu_choice: str | None = None
+    outcome: str | None = None
+    resident: str | None = None  # a phone number, name or address fragment
+    direction: str | None = None
+    sid: str | None = None
+
+
+def _filtered(query, f: CallFilter):
+    query = query.where(Call.started_at >= f.start, Call.started_at < f.end)
+    if f.staff_id is not None:
+        rung = select(Leg.call_id).where(Leg.staff_id == f.staff_id)
+        query = query.where(or_(Call.answered_by_staff_id == f.staff_id, Call.id.in_(rung)))
+    if f.menu_choice:
+        query = query.where(Call.menu_choice == f.menu_choice)
+    if f.outcome:
+        query = query.where(Call.outcome == f.outcome)
+    if f.direction:
+        query = query.where(Call.direction == f.direction)
+    if f.sid:
+        query = query.where(Call.sid == f.sid)
+    if f.resident:
+        like = f"%{f.resident.strip()}%"
+        known = select(Resident.id).where(or_(Resident.name.like(like),
+                                              Resident.address.like(like),
+                                              Resident.phone.like(like)))
+        query = query.where(or_(Call.from_number.like(like), Call.to_number.like(like),
+                                Call.resident_id.in_(known)))
+    return query
+
+
+async def search_calls(session: AsyncSession, *, settings: Settings, filters: CallFilter,
+                       limit: int | None = None, offset: int = 0,
+                       newest_first: bool = True) -> tuple[int, list[dict]]:
+    """(how many calls match, one page of them as `call_view`s with the answering staff)."""
+    total = await session.scalar(_filtered(select(func.count()).select_from(Call), filters))
+    order = (Call.started_at.desc(), Call.id.desc()) if newest_first else (Call.started_at, Call.id)
+    query = _filtered(select(Call), filters).order_by(*order).offset(offset)
+    if limit:
+        query = query.limit(limit)
+    calls = list((await session.scalars(query)).all())
+    ids = [c.id for c in calls]
+    legs: dict[int, list[Leg]] = defaultdict(list)
+    tickets: dict[int, list[Ticket]] = defaultdict(list)
+    residents: dict[int, Resident] = {}
+    for chunk in range(0, len(ids), 500):
+        part = ids[chunk:chunk + 500]
+        for leg in (await session.scalars(
+                select(Leg).where(Leg.call_id.in_(part)).order_by(Leg.id))).all():
+            legs[leg.call_id].append(leg)
+        for ticket in (await session.scalars(
+                select(Ticket).where(Ticket.call_id.in_(part)).order_by(Ticket.id))).all():
+            tickets[ticket.call_id].append(ticket)
+    resident_ids = {c.resident_id for c in calls if c.resident_id}
+    if resident_ids:
+        residents = {r.id: r for r in (await session.scalars(
+            select(Resident).where(Resident.id.in_(resident_ids)))).all()}
+    rows = []
+    for call in calls:
+        view = call_view(call, legs[call.id], [t.id for t in tickets[call.id]], settings)
+        taker = next((leg for leg in legs[call.id] if leg.accepted), None)
+        resident = residents.get(call.resident_id)
+        view.update({
+            "id": call.id,
+            "answered_by": taker.staff_name if taker else None,
+            "resident_name": resident.name if resident else None,
+            "resident_address": resident.address if resident else None,
+            "ticket_numbers": [t.number for t in tickets[call.id]],
+            "ticket_notes": [t.description for t in tickets[call.id] if t.description],
+            "recording_urls": [t.recording_url for t in tickets[call.id] if t.recording_url],
+        })
+        rows.append(view)
+    return total or 0, rows
+
+
+async def timeline(session: AsyncSession, *, call: Call) -> list[CallEvent]:
+    """Every webhook and status callback of the call and of its legs, in Twilio's order."""
+    legs = (await session.scalars(select(Leg.sid).where(Leg.call_id == call.id))).all()
+    sids = [call.sid] + [s for s in legs if s]
+    events = list((await session.scalars(
+        select(CallEvent).where(CallEvent.call_sid.in_(sids)).order_by(CallEvent.id))).all())
+    return sorted(events, key=lambda e: (e.twilio_timestamp or e.received_at, e.id))

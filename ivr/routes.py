@@ -11,6 +11,7 @@ import pages.admin
 import pages.calls
 import pages.dashboard
 import pages.login
+import pages.render
 import pages.tickets
 import webhooks.followup as followup
 import webhooks.outbound as outbound
@@ -68,4 +69,4 @@ def setup_routes(app: web.Application) -> None:
     app.router.add_post(r"/admin/staff/{id:\d+}/active", pages.admin.toggle_staff)
     app.router.add_post("/campaigns/fee-reminder", pages.admin.start_fee_campaign)
     app.router.add_get(r"/campaigns/{id:\d+}", pages.admin.campaign_page)
-    app.router.add_static("/static", pages.STATIC, append_version=True)
+    app.router.add_static("/static", pages.render.STATIC, append_version=True)

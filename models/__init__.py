@@ -5,10 +5,10 @@ from .call import Call, CallEvent, Leg
 from .dialer import Attempt, Campaign, OutboundJob, SmsMessage
 from .people import Resident, Staff
 from .ticket import Ticket, TicketHistory
-from .user import ApiToken, AuditEntry, User
+from .user import ApiToken, AuditEntry, LoginSession, User
 
 __all__ = [
-    "ApiToken", "Attempt", "AuditEntry", "Base", "Call", "CallEvent", "Campaign", "Leg",
+    "ApiToken", "Attempt", "AuditEntry", "Base", "Call", "CallEvent", "Campaign", "Leg", "LoginSession",
     "OutboundJob", "Resident", "SmsMessage", "Staff", "Ticket", "TicketHistory", "User",
     "UTCDateTime",
 ]

@@ -1,0 +1,69 @@
+"""Who may open a page: every handler is wrapped by `page(...)`, which names the roles.
+
+Without a session a GET goes to the login page and anything else gets 401; a role that
+is not named gets 403; a POST without the session's CSRF token gets 403 and changes
+nothing.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Awaitable, Callable
+from urllib.parse import quote
+
+from aiohttp import web
+
+from ivr import sessions
+from ivr.resources import CLOCK, SESSIONS
+
+from .render import SIGNED_IN, render
+
+STAFF, SUPERVISOR, ADMIN = "staff", "supervisor", "admin"
+EVERYONE = (STAFF, SUPERVISOR, ADMIN)
+MANAGERS = (SUPERVISOR, ADMIN)
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+async def current(request: web.Request) -> sessions.SignedIn | None:
+    token = request.cookies.get(sessions.COOKIE)
+    if not token:
+        return None
+    async with request.app[SESSIONS]() as session, session.begin():
+        return await sessions.signed_in(session, token=token, now=request.app[CLOCK]())
+
+
+def forbidden(request: web.Request) -> web.Response:
+    return render(request, "error.html", status=403, code=403, message_key="forbidden")
+
+
+def page(*roles: str) -> Callable[[Handler], Handler]:
+    allowed = roles or EVERYONE
+
+    def wrap(handler: Handler) -> Handler:
+        @functools.wraps(handler)
+        async def checked(request: web.Request) -> web.StreamResponse:
+            signed = await current(request)
+            if signed is None:
+                if request.method == "GET":
+                    raise web.HTTPFound("/login?next=" + quote(request.path_qs, safe=""))
+                raise web.HTTPUnauthorized(text="sign in first")
+            request[SIGNED_IN] = signed
+            if signed.user.role not in allowed:
+                return forbidden(request)
+            if request.method not in ("GET", "HEAD"):
+                form = await request.post()
+                sent = form.get("csrf") or request.headers.get("X-CSRF-Token")
+                if not sessions.csrf_ok(signed.login, sent if isinstance(sent, str) else None):
+                    return render(request, "error.html", status=403, code=403,
+                                  message_key="csrf_refused")
+            return await handler(request)
+
+        checked.roles = allowed  # type: ignore[attr-defined]
+        return checked
+
+    return wrap
+
+
+def user_of(request: web.Request):
+    return request[SIGNED_IN].user

@@ -1,0 +1,169 @@
+"""The call log with filters, each call's timeline, and the exports (CSV, XLSX)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time, timedelta
+from urllib.parse import quote, urlencode
+
+from aiohttp import web
+from sqlalchemy import select
+
+from ivr import exports
+from ivr.calllog import CallFilter, search_calls, timeline
+from ivr.resources import CLOCK, SESSIONS, SETTINGS
+from models import Call, Leg, Staff
+
+from .access import MANAGERS, forbidden, page, user_of
+from .render import render
+
+PAGE_SIZE = 50
+OUTCOMES = ("answered", "message", "abandoned", "missed", "self_service", "ivr")
+MENU = ("person", "repair", "emergency", "complaint", "fees", "inquiry", "callback",
+        "follow_up")
+
+
+def _day(text: str | None, default: date) -> date:
+    if not text:
+        return default
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise web.HTTPBadRequest(text="dates must be YYYY-MM-DD") from None
+
+
+def filters_from(request: web.Request) -> tuple[CallFilter, dict]:
+    """The query's filters; a staff user is always narrowed to their own calls."""
+    settings = request.app[SETTINGS]
+    q = request.query
+    today = request.app[CLOCK]().astimezone(settings.tz).date()
+    first = _day(q.get("from"), today)
+    last = _day(q.get("to"), first)
+    if last < first:
+        raise web.HTTPBadRequest(text="to is before from")
+    staff_id = None
+    if q.get("staff"):
+        try:
+            staff_id = int(q["staff"])
+        except ValueError:
+            raise web.HTTPBadRequest(text="staff must be a number") from None
+    user = user_of(request)
+    if user.role not in MANAGERS:
+        staff_id = user.staff_id if user.staff_id is not None else -1
+    f = CallFilter(
+        start=datetime.combine(first, time(0), settings.tz),
+        end=datetime.combine(last + timedelta(days=1), time(0), settings.tz),
+        staff_id=staff_id, menu_choice=q.get("menu") or None, outcome=q.get("outcome") or None,
+        resident=(q.get("resident") or "").strip()[:50] or None,
+        direction=q.get("direction") if q.get("direction") in ("inbound", "outbound") else None,
+    )
+    shown = {"from": first.isoformat(), "to": last.isoformat(),
+             "staff": str(staff_id) if staff_id and user.role in MANAGERS else "",
+             "menu": f.menu_choice or "", "outcome": f.outcome or "",
+             "resident": f.resident or "", "direction": f.direction or ""}
+    return f, shown
+
+
+async def staff_choices(session) -> list[dict]:
+    return [{"id": s.id, "name": s.name}
+            for s in (await session.scalars(select(Staff).order_by(Staff.position, Staff.id))).all()]
+
+
+@page()
+async def call_log(request: web.Request) -> web.Response:
+    settings = request.app[SETTINGS]
+    f, shown = filters_from(request)
+    try:
+        page_no = max(1, int(request.query.get("page", "1")))
+    except ValueError:
+        page_no = 1
+    async with request.app[SESSIONS]() as session:
+        total, calls = await search_calls(session, settings=settings, filters=f,
+                                          limit=PAGE_SIZE, offset=(page_no - 1) * PAGE_SIZE)
+        people = await staff_choices(session)
+    query = {k: v for k, v in shown.items() if v}
+    return render(request, "calls.html", calls=calls, total=total, page_no=page_no,
+                  pages=max(1, -(-total // PAGE_SIZE)), shown=shown, people=people,
+                  outcomes=OUTCOMES, menu=MENU, query=urlencode(query),
+                  three_rings=settings.three_rings_seconds)
+
+
+async def may_see(session, user, call: Call) -> bool:
+    if user.role in MANAGERS:
+        return True
+    if user.staff_id is None:
+        return False
+    if call.answered_by_staff_id == user.staff_id:
+        return True
+    rung = await session.scalar(select(Leg.id).where(Leg.call_id == call.id,
+                                                     Leg.staff_id == user.staff_id).limit(1))
+    return rung is not None
+
+
+@page()
+async def call_page(request: web.Request) -> web.Response:
+    settings = request.app[SETTINGS]
+    user = user_of(request)
+    sid = request.match_info["sid"]
+    async with request.app[SESSIONS]() as session:
+        call = await session.scalar(select(Call).where(Call.sid == sid))
+        if call is None:
+            return render(request, "error.html", status=404, code=404, message_key="not_found")
+        if not await may_see(session, user, call):
+            return forbidden(request)
+        _, found = await search_calls(session, settings=settings, filters=CallFilter(
+            start=call.started_at, end=call.started_at + timedelta(seconds=1), sid=sid))
+        view = found[0]
+        events = await timeline(session, call=call)
+    show_recordings = user.role in MANAGERS
+    rows = []
+    for event in events:
+        params = dict(event.params or {})
+        if not show_recordings:
+            params = {k: v for k, v in params.items() if not k.startswith("Recording")}
+        rows.append({
+            "kind": event.kind,
+            "twilio_timestamp": event.twilio_timestamp.astimezone(settings.tz).isoformat()
+            if event.twilio_timestamp else None,
+            "received_at": event.received_at.astimezone(settings.tz).isoformat(),
+            "sequence": event.sequence_number,
+            "status": params.get("CallStatus") or params.get("DialCallStatus") or "",
+            "digits": params.get("Digits", ""),
+            "call_sid": event.call_sid,
+            "params": sorted(params.items()),
+        })
+    recordings = view["recording_urls"] if show_recordings else []
+    return render(request, "call.html", call=view, events=rows, recordings=recordings,
+                  show_recordings=show_recordings, three_rings=settings.three_rings_seconds)
+
+
+EXPORTS = {
+    "reception": ("电话接待记录本", exports.reception_record),
+    "calls": ("通话记录", exports.call_log),
+}
+
+
+@page()
+async def export(request: web.Request) -> web.Response:
+    """`/exports/{what}.{fmt}`: the reception record or the call log, CSV or XLSX."""
+    what, fmt = request.match_info["what"], request.match_info["fmt"]
+    if what not in EXPORTS or fmt not in ("csv", "xlsx"):
+        raise web.HTTPNotFound()
+    settings = request.app[SETTINGS]
+    f, shown = filters_from(request)
+    title, build = EXPORTS[what]
+    async with request.app[SESSIONS]() as session:
+        columns, rows = await build(session, settings=settings, filters=f)
+    span = shown["from"] if shown["from"] == shown["to"] else f"{shown['from']}_{shown['to']}"
+    name = f"{title}_{span}.{fmt}"
+    if fmt == "csv":
+        body, mime = exports.to_csv(columns, rows), "text/csv; charset=utf-8"
+    else:
+        body = exports.to_xlsx(columns, rows, title=title)
+        mime = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    ascii_name = f"{what}_{span}.{fmt}"
+    return web.Response(body=body, headers={
+        "Content-Type": mime,
+        "Content-Disposition": f"attachment; filename=\"{ascii_name}\"; "
+                               f"filename*=UTF-8''{quote(name)}",
+        "Cache-Control": "no-store",
+    })

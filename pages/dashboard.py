@@ -1,0 +1,95 @@
+"""`GET /`: the dashboard. Supervisors and admins see the centre; staff see their own work."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from aiohttp import web
+from ivr import dashboard
+from ivr.resources import CLOCK, SESSIONS, SETTINGS
+from models import Staff
+
+from . import charts
+from .access import MANAGERS, page, user_of
+from .render import language, render, translator
+
+# The rows of the figures table, in the order a supervisor reads them.
+FIGURE_ROWS = [
+    ("three_ring_rate", "percent"), ("answered_within_20s_rate", "percent"),
+    ("abandon_rate", "percent"), ("average_ring_seconds", "seconds"),
+    ("average_speed_of_answer", "seconds"), ("inbound_calls", "count"),
+    ("outbound_calls", "count"), ("transfers_offered", "count"),
+    ("transfers_answered", "count"), ("answered_within_three_rings", "count"),
+    ("abandoned_calls", "count"), ("tickets_created", "count"),
+    ("open_tickets", "count"), ("overdue_tickets", "count"),
+    ("follow_up_rate", "percent"), ("satisfaction_rate", "percent"),
+    ("fee_reminder_coverage", "percent"),
+]
+
+
+def chosen_day(request: web.Request) -> date:
+    settings = request.app[SETTINGS]
+    text = request.query.get("date")
+    if text:
+        try:
+            return date.fromisoformat(text)
+        except ValueError:
+            raise web.HTTPBadRequest(text="date must be YYYY-MM-DD") from None
+    return request.app[CLOCK]().astimezone(settings.tz).date()
+
+
+def target_text(name: str) -> str | None:
+    if name not in dashboard.TARGETS:
+        return None
+    direction, value = dashboard.TARGETS[name]
+    shown = f"{value * 100:g}%" if isinstance(value, float) else str(value)
+    return ("≥ " if direction == ">=" else "≤ ") + shown
+
+
+@page()
+async def home(request: web.Request) -> web.Response:
+    user = user_of(request)
+    if user.role not in MANAGERS:
+        return await my_work(request)
+    settings = request.app[SETTINGS]
+    day = chosen_day(request)
+    now = request.app[CLOCK]()
+    async with request.app[SESSIONS]() as session:
+        board = await dashboard.build(session, settings=settings, today=day, now=now)
+    t = translator(language(request))
+    missed = sorted({name for f in board.figures.values() for name in f["missed"]},
+                    key=[r[0] for r in FIGURE_ROWS].index)
+    return render(
+        request, "dashboard.html", board=board, day=day, rows=FIGURE_ROWS, missed=missed,
+        targets={name: target_text(name) for name, _ in FIGURE_ROWS},
+        menu_choices=dashboard.MENU_CHOICES,
+        histogram=charts.ring_histogram(board.histogram["bins"],
+                                        three_rings=settings.three_rings_seconds, t=t),
+        trend=charts.daily_trend(board.trend, t=t),
+        heat=charts.heat_map(board.heat, t=t),
+        three_rings=settings.three_rings_seconds,
+    )
+
+
+async def my_work(request: web.Request) -> web.Response:
+    """A staff member's own figures (today, week, month) and open tickets."""
+    user = user_of(request)
+    settings = request.app[SETTINGS]
+    day = chosen_day(request)
+    now = request.app[CLOCK]()
+    rows, own_tickets, person = {}, [], None
+    async with request.app[SESSIONS]() as session:
+        if user.staff_id is not None:
+            person = await session.get(Staff, user.staff_id)
+        for period in dashboard.periods(settings=settings, today=day):
+            figures = await dashboard.stats.call_answer_stats(
+                session, settings=settings, start=period.start, end=period.end)
+            rows[period.key] = next((r for r in figures["per_staff"]
+                                     if person and r["phone"] == person.phone), None)
+        counts = {"open_tickets": 0, "overdue_tickets": 0}
+        if person is not None:
+            counts = await dashboard.ticket_counts(session, now=now, owner_staff_id=person.id)
+            own_tickets = await dashboard.open_tickets_owned(session, settings=settings,
+                                                             staff=person)
+    return render(request, "my.html", day=day, rows=rows, person=person, counts=counts,
+                  tickets=own_tickets, now_iso=now.astimezone(settings.tz).isoformat())

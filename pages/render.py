@@ -1,0 +1,93 @@
+"""Templates and words of the pages: Chinese by default, English when the user switches.
+
+Handlers pass plain data (no ORM objects, no queries in templates) to `render`.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+
+from aiohttp import web
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from markupsafe import Markup
+
+from ivr import tickets
+from ivr.resources import SETTINGS
+
+from .words import WORDS
+
+HERE = Path(__file__).parent
+STATIC = HERE / "static"
+LANG_COOKIE = "ivr_lang"
+# Set by `access.page` on every page a signed-in user opens.
+SIGNED_IN = web.RequestKey("signed_in", object)
+LANGUAGES = ("zh", "en")
+
+env = Environment(loader=FileSystemLoader(HERE / "templates"),
+                  autoescape=select_autoescape(["html"]), trim_blocks=True, lstrip_blocks=True)
+
+
+def language(request: web.Request) -> str:
+    chosen = request.cookies.get(LANG_COOKIE, "zh")
+    return chosen if chosen in LANGUAGES else "zh"
+
+
+def translator(lang: str):
+    def t(key: str, **values) -> str:
+        pair = WORDS.get(key)
+        text = key if pair is None else pair[0 if lang == "zh" else 1]
+        return text.format(**values) if values else text
+    return t
+
+
+def percent(value: float | None, digits: int = 1) -> str:
+    return "—" if value is None else f"{value * 100:.{digits}f}%"
+
+
+def number(value, digits: int = 1) -> str:
+    if value is None:
+        return "—"
+    if isinstance(value, float):
+        return f"{value:.{digits}f}"
+    return str(value)
+
+
+def local_time(value: str | datetime | None, fmt: str = "%Y-%m-%d %H:%M:%S") -> str:
+    """An ISO time (already in IVR_TIMEZONE) shown without its offset."""
+    if not value:
+        return ""
+    moment = datetime.fromisoformat(value) if isinstance(value, str) else value
+    return moment.strftime(fmt)
+
+
+env.filters.update(percent=percent, number=number, local_time=local_time)
+
+
+def render(request: web.Request, template: str, *, status: int = 200, **context) -> web.Response:
+    lang = language(request)
+    signed = request.get(SIGNED_IN)
+    context.update(
+        t=translator(lang), lang=lang, request=request,
+        user=signed.user if signed else None,
+        csrf=signed.login.csrf_token if signed else "",
+        csrf_field=Markup(f'<input type="hidden" name="csrf" value="{signed.login.csrf_token}">')
+        if signed else Markup(""),
+        company=request.app[SETTINGS].company_name,
+        path=request.path_qs,
+        category_name=lambda c: tickets.category_label(c, lang),
+        status_name=lambda s: tickets.STATUS_LABELS.get(s, s) if lang == "zh" else s,
+    )
+    html = env.get_template(template).render(**context)
+    return web.Response(text=html, content_type="text/html", charset="utf-8", status=status,
+                        headers=SECURITY_HEADERS)
+
+
+SECURITY_HEADERS = {
+    # Everything is served from here: no CDN, no inline scripts.
+    "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; style-src 'self'; "
+                               "frame-ancestors 'none'; form-action 'self'",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+    "Cache-Control": "no-store",
+}

@@ -1,0 +1,141 @@
+"""For the page tests: a headless Chromium (Debian's, via Playwright) and a month of calls.
+
+The seeded calls are written through the models with Twilio-style timestamps, so every
+figure the tests expect can be worked out by hand from the table in `seed_month`.
+"""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import select
+
+from ivr import tickets
+from ivr.users import add_user, create_token
+from models import Call, Leg, Resident, Staff
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+SHANGHAI = timezone(timedelta(hours=8))
+
+
+def chromium_or_skip() -> str:
+    if not shutil.which(CHROMIUM):
+        pytest.skip("Debian's chromium is not installed (`apt-get install -y chromium`)")
+    return CHROMIUM
+
+
+def at(day: int, hour: int, minute: int, second: int = 0) -> datetime:
+    """A moment in November 2026, Shanghai time."""
+    return datetime(2026, 11, day, hour, minute, second, tzinfo=SHANGHAI)
+
+
+@dataclass
+class Seeded:
+    staff: dict[str, Staff]
+    calls: dict[str, str]  # label -> CallSid
+    token: str
+    overdue_ticket_id: int
+
+
+async def _call(session, sid: str, *, start: datetime, menu: str | None, outcome: str | None,
+                direction: str = "inbound", resident: Resident | None = None,
+                legs: list[tuple[Staff, int, int | None]] = (), waited: int | None = None,
+                ended: bool = True) -> Call:
+    """`legs`: (staff, seconds after the call started that it began ringing, ring seconds
+    until answered or None when never answered)."""
+    call = Call(sid=sid, direction=direction, from_number=resident.phone if resident else "+8613900000000",
+                to_number="+862161234567", resident_id=resident.id if resident else None,
+                menu_choice=menu, outcome=outcome, status="completed" if ended else "in-progress",
+                started_at=start, ended_at=start + timedelta(minutes=3) if ended else None,
+                duration_seconds=180 if ended else None, waited_seconds=waited,
+                transfer_requested_at=start + timedelta(seconds=20) if legs else None)
+    session.add(call)
+    await session.flush()
+    for n, (person, offset, ring) in enumerate(legs, 1):
+        ringing = start + timedelta(seconds=offset)
+        answered = ringing + timedelta(seconds=ring) if ring is not None else None
+        session.add(Leg(
+            call_id=call.id, sid=f"{sid}L{n}", staff_id=person.id, staff_name=person.name,
+            phone=person.phone, attempt=n, created_at=ringing - timedelta(seconds=1),
+            initiated_at=ringing - timedelta(seconds=1), ringing_at=ringing,
+            answered_at=answered, accepted=answered is not None,
+            accepted_at=answered + timedelta(seconds=2) if answered else None,
+            completed_at=(answered or ringing) + timedelta(seconds=60 if answered else 10)
+            if ended else None,
+            status="completed" if ended else "in-progress", ring_seconds=ring,
+            bridged=answered is not None))
+        if answered is not None:
+            call.answered_by_staff_id = person.id
+    return call
+
+
+async def seed_month(sessions, settings) -> Seeded:
+    """Staff 王芳 and 李强, two residents, and these calls (Shanghai time):
+
+    | label | when | menu | legs (offset s → ring s) | outcome |
+    |---|---|---|---|---|
+    | quick | 23 Nov 08:00 | repair | 王芳 20 → 8 | answered |
+    | hunt | 23 Nov 08:30 | complaint | 王芳 20 → none, 李强 32 → 18 | answered |
+    | gone | 23 Nov 09:00 | person | 王芳 20 → none | abandoned, waited 25 s |
+    | fees | 23 Nov 09:10 | fees | – | self_service |
+    | out | 23 Nov 09:20 | (outbound) | – | answered |
+    | early | 5 Nov 14:00 | inquiry | 李强 20 → 4 | answered |
+    | early2 | 5 Nov 15:00 | repair | 王芳 20 → 12 | answered |
+    | live | 23 Nov 09:58 | repair | 李强 20 → 5, still talking | (none) |
+    """
+    async with sessions() as session, session.begin():
+        wang = Staff(name="王芳", phone="+8613800000001", department="客服部",
+                     shifts="00:00-24:00", position=1)
+        li = Staff(name="李强", phone="+8613800000002", department="客服部",
+                   shifts="00:00-24:00", position=2)
+        session.add_all([wang, li])
+        zhang = Resident(name="张伟", phone="+8613911112222", address="3栋2单元501",
+                         arrears=Decimal("1280.50"))
+        chen = Resident(name="陈静", phone="+8613933334444", address="5栋1单元302",
+                        arrears=Decimal("0"))
+        session.add_all([zhang, chen])
+        await session.flush()
+        calls = {}
+        specs = [
+            ("quick", at(23, 8, 0), "repair", "answered", "inbound", zhang, [(wang, 20, 8)], None, True),
+            ("hunt", at(23, 8, 30), "complaint", "answered", "inbound", chen,
+             [(wang, 20, None), (li, 32, 18)], None, True),
+            ("gone", at(23, 9, 0), "person", "abandoned", "inbound", None, [(wang, 20, None)], 25, True),
+            ("fees", at(23, 9, 10), "fees", "self_service", "inbound", zhang, [], None, True),
+            ("out", at(23, 9, 20), None, "answered", "outbound", chen, [], None, True),
+            ("early", at(5, 14, 0), "inquiry", "answered", "inbound", chen, [(li, 20, 4)], None, True),
+            ("early2", at(5, 15, 0), "repair", "answered", "inbound", zhang, [(wang, 20, 12)], None, True),
+            ("live", at(23, 9, 58), "repair", None, "inbound", zhang, [(li, 20, 5)], None, False),
+        ]
+        for n, (label, start, menu, outcome, direction, resident, legs, waited, ended) in enumerate(specs):
+            sid = f"CA{n:032x}"
+            calls[label] = sid
+            await _call(session, sid, start=start, menu=menu, outcome=outcome,
+                        direction=direction, resident=resident, legs=legs, waited=waited,
+                        ended=ended)
+        hunt = await session.scalar(select(Call).where(Call.sid == calls["hunt"]))
+        overdue = await tickets.create_ticket(
+            session, settings=settings, now=at(21, 9, 0), category="complaint", actor="test",
+            resident_id=chen.id, resident_phone=chen.phone, description="楼道灯不亮，多次反映",
+            owner_staff_id=wang.id)
+        await tickets.create_ticket(
+            session, settings=settings, now=at(23, 8, 35), category="complaint", actor="test",
+            call=hunt, description="噪音投诉", owner_staff_id=li.id)
+        now = datetime.now(timezone.utc)
+        await add_user(session, name="主管", role="supervisor", password="supervisor-pass", now=now)
+        await add_user(session, name="管理员", role="admin", password="admin-pass-1", now=now)
+        staff_user = await add_user(session, name="wangfang", role="staff",
+                                    password="staff-pass-1", now=now)
+        staff_user.staff_id = wang.id
+        li_user = await add_user(session, name="liqiang", role="staff", password="staff-pass-2",
+                                 now=now)
+        li_user.staff_id = li.id
+        token = await create_token(session, name="主管", now=now)
+    return Seeded(staff={"王芳": wang, "李强": li}, calls=calls, token=token,
+                  overdue_ticket_id=overdue.id)
