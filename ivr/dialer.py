@@ -173,6 +173,8 @@ async def counted_attempts(session: AsyncSession, job: OutboundJob,
     query = select(func.count()).select_from(Attempt).where(
         Attempt.job_id == job.id, Attempt.state != "void",
         (Attempt.result.is_(None)) | (Attempt.result != STAFF_MISS))
+    if job.kind == "callback":  # the resident was dialled only once a staff member accepted
+        query = query.where(Attempt.result.is_not(None))
     if since is not None:
         query = query.where(Attempt.created_at >= since)
     return int(await session.scalar(query) or 0)

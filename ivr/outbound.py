@@ -136,12 +136,12 @@ async def fee_reminder(session: AsyncSession, hotline: "Hotline", *, job: Outbou
         return hang_up(response)
     attempt.result = "reached"
     if resident.arrears <= 0:
-        speaker.say(response, "outbound_fee_paid", company=company, name=resident.name)
+        speaker.say(response, "outbound_fee_paid", company=company, resident_name=resident.name)
         return hang_up(response)
     gather = response.gather(num_digits=1, action=attempt_url(hotline, "/twilio/outbound-key", job, attempt),
                              method="POST", timeout=hotline.settings.gather_timeout_seconds,
                              input="dtmf")
-    speaker.say(gather, "outbound_fee_reminder", company=company, name=resident.name,
+    speaker.say(gather, "outbound_fee_reminder", company=company, resident_name=resident.name,
                 address=resident.address, amount=amount)
     speaker.say(response, "outbound_goodbye")
     return hang_up(response)
@@ -159,7 +159,7 @@ async def callback_screen(session: AsyncSession, hotline: "Hotline", *, job: Out
     hotline.speaker("zh").say(
         gather, "outbound_callback_screen", number=ticket.number if ticket else "",
         phone=spaced(job.phone), address=resident.address if resident else "",
-        name=resident.name if resident else "",
+        resident_name=resident.name if resident else "",
         reason=(ticket.description if ticket else "")[:200])
     return hang_up(response)
 

@@ -291,3 +291,23 @@ async def test_outbound_calls_are_counted_in_the_statistics(outbound):
             session, settings=outbound.settings, start=outbound.clock() - timedelta(hours=1),
             end=outbound.clock() + timedelta(hours=1))
     assert numbers["outbound_calls"] == 2 and numbers["inbound_calls"] == 0
+
+
+async def test_the_server_runs_the_dialer_unless_told_not_to(aiohttp_client, outbound_settings,
+                                                             fake_twilio, sessions, clock):
+    from ivr.app import create_app
+
+    settings = outbound_settings.model_copy(update={"dialer_poll_seconds": 0.05})
+    async with sessions() as session, session.begin():
+        await dialing.queue_job(session, kind="escalation", phone="+8613700000001", now=clock())
+    quiet = await aiohttp_client(create_app(settings, clock=clock))
+    await asyncio.sleep(0.3)
+    assert fake_twilio.creates() == []               # tests and --no-dialer: no loop
+    await quiet.close()
+    server = await aiohttp_client(create_app(settings, clock=clock, run_dialer=True))
+    for _ in range(100):
+        if fake_twilio.creates():
+            break
+        await asyncio.sleep(0.05)
+    assert [r.form["To"] for r in fake_twilio.creates()] == ["+8613700000001"]
+    await server.close()                              # the loop stops with the server
