@@ -37,6 +37,7 @@ MAX_LEVEL = 3
 LEVEL_LABELS = {1: "接待人", 2: "客服主管", 3: "主管副总经理"}
 SMS_PURPOSE = "escalation"
 LOCK_KEY = 4_004_004  # pg_advisory_xact_lock key of the scheduler's pass
+SCHEDULER = "scheduler"  # the history's "who" of an escalation for lateness
 
 
 @dataclass(frozen=True)
@@ -145,7 +146,7 @@ async def escalate_overdue(session: AsyncSession, *, settings: Settings,
     overdue = list((await session.scalars(query)).all())
     for ticket in overdue:
         await escalate(session, settings=settings, ticket=ticket, now=now,
-                       level=ticket.escalation_level + 1, actor="scheduler", reason="超时未处理")
+                       level=ticket.escalation_level + 1, actor=SCHEDULER, reason="超时未处理")
     return overdue
 
 

@@ -67,11 +67,31 @@ def open_at(at: datetime):
     )
 
 
-async def daily(session: AsyncSession, *, settings: Settings, at: datetime) -> dict:
-    """The daily count as at `at` (now, or the end of a past day)."""
+async def escalated_late(session: AsyncSession, ids: list[int],
+                         before: datetime | None = None) -> set[int]:
+    """Tickets the scheduler escalated for lateness: overdue even though each escalation
+    gives them a new due time."""
+    found: set[int] = set()
+    for chunk in range(0, len(ids), 500):
+        query = select(TicketHistory.ticket_id).where(
+            TicketHistory.ticket_id.in_(ids[chunk:chunk + 500]),
+            TicketHistory.action == "escalated",
+            TicketHistory.actor == escalation.SCHEDULER)
+        if before is not None:
+            query = query.where(TicketHistory.at <= before)
+        found.update((await session.scalars(query)).all())
+    return found
+
+
+async def daily(session: AsyncSession, *, settings: Settings, at: datetime,
+                day: date | None = None) -> dict:
+    """The daily count as at `at` (now, or the end of a past `day`).
+
+    Overdue: past its due time, or escalated for lateness (its owner missed the time)."""
     rows = list((await session.scalars(
         select(Ticket).where(open_at(at)).order_by(Ticket.due_at, Ticket.id)
     )).all())
+    late = await escalated_late(session, [t.id for t in rows], before=at)
     manual = await followup.manual_tasks(session)
     owners = await tickets.owner_names(
         session, {t.owner_staff_id for t in rows + manual if t.owner_staff_id})
@@ -84,14 +104,14 @@ async def daily(session: AsyncSession, *, settings: Settings, at: datetime) -> d
             "open": 0, "overdue": 0, "overdue_tickets": [],
         })
         entry["open"] += 1
-        if t.due_at < at:
+        if t.due_at < at or t.id in late:
             entry["overdue"] += 1
             entry["overdue_tickets"].append(t.number)
             overdue.append({
                 "number": t.number, "category": t.category, "owner": entry["owner"],
                 "due_at": iso(t.due_at, settings), "escalation_level": t.escalation_level,
             })
-    local_day = at.astimezone(settings.tz).date()
+    local_day = day or at.astimezone(settings.tz).date()
     start = day_start(local_day, settings)
     created = await session.scalar(
         select(func.count()).select_from(Ticket).where(Ticket.created_at >= start, Ticket.created_at < at))
@@ -219,15 +239,7 @@ async def monthly(session: AsyncSession, *, settings: Settings, month: str,
         select(Ticket).where(Ticket.created_at >= start, Ticket.created_at < end)
         .order_by(Ticket.created_at, Ticket.id)
     )).all())
-    ids = [t.id for t in rows]
-    late_escalated: set[int] = set()
-    for chunk in range(0, len(ids), 500):
-        late_escalated.update((await session.scalars(
-            select(TicketHistory.ticket_id).where(
-                TicketHistory.ticket_id.in_(ids[chunk:chunk + 500]),
-                TicketHistory.action == "escalated",
-                TicketHistory.actor == "scheduler")
-        )).all())
+    late_escalated = await escalated_late(session, [t.id for t in rows])
     owners = await tickets.owner_names(session, {t.owner_staff_id for t in rows if t.owner_staff_id})
 
     def resolved_hours(t: Ticket) -> float | None:
@@ -439,45 +451,52 @@ def monthly_xlsx(report: dict) -> bytes:
 
 # --- `ivr report daily|monthly` ---------------------------------------------------------
 
-def daily_moment(day_text: str | None, *, settings: Settings, now: datetime) -> datetime:
+def daily_moment(day_text: str | None, *, settings: Settings,
+                 now: datetime) -> tuple[date | None, datetime]:
     """`--date YYYY-MM-DD`: the count at the end of that day; no date: now."""
     if not day_text:
-        return now
+        return None, now
     try:
         day = date.fromisoformat(day_text.strip())
     except ValueError:
         raise ReportError(f"--date {day_text!r}: expected YYYY-MM-DD, e.g. 2026-11-23") from None
-    return day_start(day + timedelta(days=1), settings)
+    return day, day_start(day + timedelta(days=1), settings)
 
 
-def write_file(path_text: str, data: bytes) -> None:
-    """All or nothing: written beside the target, then moved into place."""
+def write_files(outputs: list[tuple[str, bytes]]) -> None:
+    """All or nothing: every file is written beside its target first, then moved into place."""
     import os
     from pathlib import Path
 
-    path = Path(path_text)
-    partial = path.with_name(f".{path.name}.partial")
+    staged: list[tuple[Path, Path]] = []
     try:
-        partial.write_bytes(data)
-        os.replace(partial, path)
-    except OSError as exc:
-        partial.unlink(missing_ok=True) if partial.parent.is_dir() else None
-        raise ReportError(f"{path}: cannot write: {exc.strerror or exc}") from None
+        for path_text, data in outputs:
+            path = Path(path_text)
+            partial = path.with_name(f".{path.name}.partial")
+            try:
+                partial.write_bytes(data)
+            except OSError as exc:
+                raise ReportError(f"{path}: cannot write: {exc.strerror or exc}") from None
+            staged.append((partial, path))
+        for partial, path in staged:
+            os.replace(partial, path)
+    finally:
+        for partial, _ in staged:
+            partial.unlink(missing_ok=True)
 
 
 async def command(session: AsyncSession, *, settings: Settings, args, now: datetime) -> str:
     """What `ivr report daily|monthly` prints (and writes, with --csv / --xlsx)."""
     if args.report_command == "daily":
-        at = daily_moment(args.date, settings=settings, now=now)
-        return format_daily(await daily(session, settings=settings, at=at))
+        day, at = daily_moment(args.date, settings=settings, now=now)
+        return format_daily(await daily(session, settings=settings, at=at, day=day))
     report = await monthly(session, settings=settings, month=args.month, now=now)
     outputs = []
     if args.csv:
         outputs.append((args.csv, monthly_csv(report)))
     if args.xlsx:
         outputs.append((args.xlsx, monthly_xlsx(report)))
-    for path, data in outputs:
-        write_file(path, data)
+    write_files(outputs)
     text = format_monthly(report)
     for path, _ in outputs:
         text += f"\nwritten {path}"

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Mapping
 
-from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncSession
 from twilio.twiml.voice_response import VoiceResponse
 
@@ -15,15 +14,17 @@ from models import OutboundJob
 
 from .twiml import twiml_webhook
 
+Fields = Mapping[str, str]
 
-def answer_key(request: web.Request, form: Mapping[str, str]) -> str | None:
+
+def answer_key(path: str, query: Fields, form: Fields) -> str | None:
     """A retried answer (same job, call and key) is replayed, not recorded twice.
 
     Invalid or missing keys are not deduplicated: each one counts as a new prompt."""
     digits = (form.get("Digits") or "").strip()
     if digits not in followup.SATISFACTION_KEYS:
         return None
-    return f"{request.path}:{request.query.get('job', '')}:{form['CallSid']}:{digits}"[:200]
+    return f"{path}:{query.get('job', '')}:{form['CallSid']}:{digits}"[:200]
 
 
 def goodbye(hotline: Hotline) -> VoiceResponse:
@@ -33,10 +34,21 @@ def goodbye(hotline: Hotline) -> VoiceResponse:
     return response
 
 
-async def _answer(session: AsyncSession, hotline: Hotline, request: web.Request, form):
-    job_id = parse_int(request.query.get("job"))
-    job = await session.get(OutboundJob, job_id) if job_id is not None else None
+def saved_for_later(hotline: Hotline, _roster, _query: Fields, form: Fields) -> VoiceResponse:
+    """Database unreachable: the answer is journaled and recorded when it is back."""
+    response = VoiceResponse()
+    speaker = hotline.speaker("zh")
+    if (form.get("Digits") or "").strip() in followup.SATISFACTION_KEYS:
+        speaker.say(response, "follow_up_thanks")
+    speaker.say(response, "follow_up_goodbye")
+    response.hangup()
+    return response
+
+
+async def _answer(session: AsyncSession, hotline: Hotline, query: Fields, form: Fields):
+    job_id = parse_int(query.get("job"))
+    job = await session.get(OutboundJob, job_id) if job_id is not None and 0 < job_id < 2**31 else None
     return await followup.answer(session, hotline, job=job, form=form)
 
 
-answer = twiml_webhook(_answer, dedupe=answer_key, on_error=goodbye)
+answer = twiml_webhook(_answer, dedupe=answer_key, fallback=saved_for_later, on_error=goodbye)
