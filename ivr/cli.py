@@ -143,6 +143,32 @@ def cmd_outbound(args, settings: Settings) -> None:
         raise CommandError(str(exc)) from None
 
 
+def cmd_demo(args, settings: Settings) -> None:
+    from . import demo
+
+    async def run(session):
+        return await demo.fill(session, settings=settings, now=utcnow(), seed=args.seed,
+                               residents=args.residents)
+
+    try:
+        summary = asyncio.run(in_transaction(settings, run))
+    except demo.NotEmpty as exc:
+        if args.if_empty:
+            print(f"demo data skipped: {exc}")
+            return
+        raise CommandError(str(exc)) from None
+    print("\n".join(demo.report(summary, settings)))
+
+
+def cmd_simulate(args, settings: Settings) -> None:
+    from .simulator import SimulationError, run_command
+
+    try:
+        run_command(args, settings)
+    except SimulationError as exc:
+        raise CommandError(str(exc)) from None
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="ivr", description="物业客服中心 24 小时热线 / property hotline")
     sub = p.add_subparsers(dest="command", required=True)
@@ -190,6 +216,21 @@ def parser() -> argparse.ArgumentParser:
     monthly.add_argument("--csv", metavar="FILE", help="also write it as CSV")
     monthly.add_argument("--xlsx", metavar="FILE", help="also write it as an Excel workbook")
     monthly.set_defaults(func=cmd_report)
+
+    demo = sub.add_parser("demo", help="fill an empty database with demo data (演示数据)")
+    demo.add_argument("--seed", type=int, default=2026, help="same seed, same data")
+    demo.add_argument("--residents", type=int, default=300)
+    demo.add_argument("--if-empty", action="store_true",
+                      help="do nothing (exit 0) when the database already has data")
+    demo.set_defaults(func=cmd_demo)
+
+    sim = sub.add_parser("simulate", help="a terminal phone playing Twilio's part (模拟来电)")
+    sim.add_argument("--from", dest="from_number", default="+8613900000001", metavar="PHONE")
+    sim.add_argument("--to", dest="to_number", default=None, help="default: HOTLINE_NUMBER")
+    sim.add_argument("--url", default=None, help="the running server (http://127.0.0.1:$PORT)")
+    sim.add_argument("--token", default=None,
+                     help="API token for the record (default $IVR_API_TOKEN, else the database)")
+    sim.set_defaults(func=cmd_simulate)
 
     from . import outbound_cli
 

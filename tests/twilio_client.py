@@ -1,89 +1,38 @@
 """Plays Twilio's part in tests: signs each webhook with `RequestValidator`, as Twilio does.
 
 Nothing here hand-writes a signature: the twilio library computes it for the public URL.
+The signing, the TwiML reading and the fields Twilio sends live in `ivr.simulator` (the
+`ivr simulate` terminal phone uses the same ones); this module adds the test numbers and
+step-by-step helpers that assert what a test expects.
 """
 
 from __future__ import annotations
 
-import itertools
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
-from email.utils import format_datetime
-from urllib.parse import urlsplit
+from datetime import datetime
 
-from twilio.request_validator import RequestValidator
+from ivr import simulator
+from ivr.simulator import TwiML, call_params, leg_params, new_sid, progress_params, rfc2822
 
 PUBLIC_BASE = "https://hotline.example.com"
 AUTH_TOKEN = "test-auth-token-0123456789abcdef"
 HOTLINE = "+862161234567"
 
-_sids = itertools.count(1)
-
-
-def new_sid(prefix: str = "CA") -> str:
-    return f"{prefix}{next(_sids):032x}"
-
-
-def rfc2822(moment: datetime) -> str:
-    return format_datetime(moment.astimezone(timezone.utc), usegmt=False)
+__all__ = ["AUTH_TOKEN", "HOTLINE", "PUBLIC_BASE", "Caller", "StaffPhone", "TwiML", "Twilio",
+           "new_sid", "rfc2822"]
 
 
 @dataclass
-class TwiML:
-    status: int
-    text: str
-    root: ET.Element | None = None
-
-    @classmethod
-    def parse(cls, status: int, text: str) -> "TwiML":
-        root = ET.fromstring(text) if status == 200 and text.strip().startswith("<?xml") else None
-        return cls(status, text, root)
-
-    def says(self) -> list[str]:
-        return [el.text or "" for el in self.root.iter("Say")] if self.root is not None else []
-
-    @property
-    def spoken(self) -> str:
-        return " ".join(self.says())
-
-    def find(self, tag: str) -> ET.Element | None:
-        return None if self.root is None else next(self.root.iter(tag), None)
-
-    def all(self, tag: str) -> list[ET.Element]:
-        return [] if self.root is None else list(self.root.iter(tag))
-
-    def path_of(self, url: str) -> str:
-        parts = urlsplit(url)
-        return parts.path + (f"?{parts.query}" if parts.query else "")
-
-
-@dataclass
-class Twilio:
+class Twilio(simulator.Twilio):
     """Signed webhook posts against an aiohttp test client."""
 
-    client: object
     base: str = PUBLIC_BASE
     token: str = AUTH_TOKEN
-    extra_headers: dict = field(default_factory=dict)
-
-    def sign(self, path: str, params: dict, algorithm: str | None = None) -> str:
-        validator = RequestValidator(self.token)
-        return validator.compute_signature(self.base + path, params, algorithm)
-
-    async def post(self, path: str, params: dict, *, signature: str | None = None,
-                   headers: dict | None = None, algorithm: str | None = None) -> TwiML:
-        sig = signature if signature is not None else self.sign(path, params, algorithm)
-        all_headers = {"X-Twilio-Signature": sig, **self.extra_headers, **(headers or {})}
-        if algorithm:
-            all_headers["X-Twilio-Webhooks-Signature-Settings"] = f"algorithm={algorithm}"
-        resp = await self.client.post(path, data=params, headers=all_headers)
-        return TwiML.parse(resp.status, await resp.text())
 
     async def follow(self, url: str, params: dict, **kw) -> TwiML:
-        parts = urlsplit(url)
         assert url.startswith(self.base), f"TwiML URL {url} is not on PUBLIC_BASE_URL"
-        return await self.post(parts.path + (f"?{parts.query}" if parts.query else ""), params, **kw)
+        return await super().follow(url, params, **kw)
 
 
 @dataclass
@@ -97,13 +46,8 @@ class Caller:
     seq: int = 0
 
     def params(self, **extra) -> dict:
-        base = {
-            "CallSid": self.sid, "AccountSid": "AC" + "0" * 32, "From": self.from_number,
-            "To": HOTLINE, "CallStatus": "in-progress", "Direction": "inbound",
-            "ApiVersion": "2010-04-01", "Caller": self.from_number, "Called": HOTLINE,
-        }
-        base.update({k: str(v) for k, v in extra.items()})
-        return base
+        return call_params(sid=self.sid, from_number=self.from_number, to_number=HOTLINE,
+                           **extra)
 
     async def dial_in(self) -> TwiML:
         self.last = await self.twilio.post("/twilio/voice", self.params(CallStatus="ringing"))
@@ -117,9 +61,8 @@ class Caller:
 
     async def hangup(self, *, at: datetime, duration: int) -> TwiML:
         self.seq += 1
-        return await self.twilio.post("/twilio/status", self.params(
-            CallStatus="completed", CallDuration=duration, Timestamp=rfc2822(at),
-            SequenceNumber=self.seq, CallbackSource="call-progress-events"))
+        return await self.twilio.post("/twilio/status", progress_params(
+            self.params(), status="completed", at=at, sequence=self.seq, CallDuration=duration))
 
     def dial(self) -> tuple[ET.Element, ET.Element]:
         dial = self.last.find("Dial")
@@ -140,20 +83,14 @@ class StaffPhone:
     seq: int = 0
 
     def params(self, **extra) -> dict:
-        base = {
-            "CallSid": self.sid, "ParentCallSid": self.caller.sid, "AccountSid": "AC" + "0" * 32,
-            "From": HOTLINE, "To": self.number.text, "Direction": "outbound-dial",
-            "ApiVersion": "2010-04-01",
-        }
-        base.update({k: str(v) for k, v in extra.items()})
-        return base
+        return leg_params(sid=self.sid, parent_sid=self.caller.sid, from_number=HOTLINE,
+                          to_number=self.number.text, **extra)
 
     def event_params(self, status: str, at: datetime, seq: int | None = None, **extra) -> dict:
         if seq is None:
             self.seq += 1
             seq = self.seq
-        return self.params(CallStatus=status, Timestamp=rfc2822(at), SequenceNumber=seq,
-                           CallbackSource="call-progress-events", **extra)
+        return progress_params(self.params(), status=status, at=at, sequence=seq, **extra)
 
     async def event(self, status: str, at: datetime, seq: int | None = None, **extra) -> TwiML:
         return await self.twilio.follow(self.number.get("statusCallback"),
