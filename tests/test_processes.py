@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import os
+import signal
 import subprocess
 import sys
 from datetime import datetime, timedelta, timezone
@@ -110,3 +112,65 @@ async def test_a_call_whose_webhooks_alternate_between_two_processes(two_servers
     assert [(leg["staff"], leg["answered"], leg["ring_seconds"], leg["within_three_rings"])
             for leg in call["legs"]] == [("王小姐", False, None, False), ("李先生", True, 6, True)]
     assert [leg["status"] for leg in call["legs"]] == ["no-answer", "completed"]
+
+
+def children_of(pid: int) -> set[int]:
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children") as handle:
+            return {int(p) for p in handle.read().split()}
+    except FileNotFoundError:
+        return set()
+
+
+async def test_serve_workers_shares_one_port_and_replaces_a_dead_process(tmp_path, database_url):
+    """`ivr serve --workers 2`: two processes answer on one port; one killed is replaced
+    while the other goes on answering; SIGTERM stops them all."""
+    server = ServerProcess({
+        "DATABASE_URL": database_url, "TWILIO_AUTH_TOKEN": AUTH_TOKEN,
+        "PUBLIC_BASE_URL": PUBLIC_BASE, "COMPANY_NAME": "阳光花园", "HOTLINE_NUMBER": HOTLINE,
+        "IVR_JOURNAL_DIR": str(tmp_path / "journal"), "IVR_LOG_LEVEL": "WARNING",
+    }, tmp_path)
+    log = open(tmp_path / "workers.log", "ab")
+    server.proc = subprocess.Popen(
+        [sys.executable, "-m", "ivr.cli", "serve", "--no-dialer", "--workers", "2",
+         "--host", "127.0.0.1", "--port", str(server.port)],
+        env=server.env, cwd=tmp_path, stdout=log, stderr=log)
+    try:
+        await server.wait_ready()
+        first = children_of(server.proc.pid)
+        assert len(first) == 2
+
+        async def answered_calls(count: int) -> int:
+            answered = 0
+            connector = aiohttp.TCPConnector(force_close=True)  # a new connection each time
+            async with aiohttp.ClientSession(connector=connector) as http:
+                twilio = Twilio(Alternating(http, [server]))
+                for _ in range(count):
+                    twiml = await Caller(twilio).dial_in()
+                    answered += twiml.status == 200 and twiml.find("Gather") is not None
+            return answered
+
+        assert await answered_calls(20) == 20
+        victim = sorted(first)[0]
+        os.kill(victim, signal.SIGKILL)
+        for _ in range(100):  # until the parent has seen it die
+            if victim not in children_of(server.proc.pid):
+                break
+            await asyncio.sleep(0.01)
+        assert await answered_calls(20) == 20  # the other process answers meanwhile
+        for _ in range(100):
+            now = children_of(server.proc.pid)
+            if len(now) == 2 and victim not in now:
+                break
+            await asyncio.sleep(0.1)
+        assert len(now) == 2 and victim not in now
+        await server.wait_ready()
+        assert await answered_calls(20) == 20
+
+        server.proc.terminate()
+        assert server.proc.wait(timeout=15) == 0
+        assert all(not os.path.exists(f"/proc/{pid}") for pid in now)
+    finally:
+        server.kill()
+        for pid in children_of(server.proc.pid):
+            os.kill(pid, signal.SIGKILL)

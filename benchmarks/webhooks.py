@@ -1,0 +1,365 @@
+"""Webhook throughput and latency of the real server, against the bare-aiohttp limit.
+
+Whole simulated calls, each ten signed webhooks as Twilio sends them: the greeting
+(/twilio/voice), the menu key 0, the staff phone's initiated, ringing and answered
+callbacks, the screening whisper and its accept key, the leg's completed callback, the
+dial result (bridged) and the call's completed status. N callers run calls back to back
+for a fixed time, at each concurrency level, against `ivr serve` in separate processes.
+
+The same client then drives a bare aiohttp app returning one fixed TwiML document (no
+signature check, no database): that is the limit of this machine and this client, and
+our throughput is printed as a ratio of it. Figures only; not a test.
+
+    .venv/bin/python benchmarks/webhooks.py                    # SQLite, 1 process
+    .venv/bin/python benchmarks/webhooks.py --postgres --workers 2
+    .venv/bin/python benchmarks/webhooks.py --database-url postgresql+asyncpg://…/db
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from email.utils import format_datetime
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import aiohttp
+from twilio.request_validator import RequestValidator
+
+ROOT = Path(__file__).resolve().parent.parent
+PUBLIC_BASE = "https://hotline.example.com"
+AUTH_TOKEN = "bench-auth-token-0123456789abcdef"
+HOTLINE = "+862161234567"
+ACCOUNT = "AC" + "0" * 32
+WEBHOOKS_PER_CALL = 10
+
+# What the bare app answers to everything: a menu and a dial, so the client follows the
+# same steps (and parses the same amount of XML) as against the real server.
+BARE_TWIML = (
+    '<?xml version="1.0" encoding="UTF-8"?><Response>'
+    f'<Gather action="{PUBLIC_BASE}/twilio/menu" method="POST" numDigits="1">'
+    '<Say language="cmn-CN" voice="Polly.Zhiyu">您好，请按键。</Say></Gather>'
+    f'<Dial action="{PUBLIC_BASE}/twilio/dial-result?leg=1&amp;n=1" method="POST" timeout="10">'
+    f'<Number url="{PUBLIC_BASE}/twilio/screen?leg=1&amp;n=1" method="POST" '
+    f'statusCallback="{PUBLIC_BASE}/twilio/leg-status?leg=1&amp;n=1" '
+    'statusCallbackEvent="initiated ringing answered completed" '
+    'statusCallbackMethod="POST">+8613800000001</Number></Dial></Response>'
+)
+
+
+# ----------------------------------------------------------------------------- servers
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def bare_server(port: int) -> None:
+    """The limit: aiohttp answering fixed TwiML, nothing else."""
+    from aiohttp import web
+
+    async def answer(_request: web.Request) -> web.Response:
+        return web.Response(text=BARE_TWIML, content_type="text/xml", charset="utf-8")
+
+    app = web.Application()
+    app.router.add_post("/{tail:.*}", answer)
+    app.router.add_get("/healthz", lambda _r: web.json_response({"status": "ok"}))
+    web.run_app(app, host="127.0.0.1", port=port, access_log=None, print=None)
+
+
+@dataclass
+class Server:
+    command: list[str]
+    env: dict[str, str]
+    cwd: Path
+    port: int = field(default_factory=free_port)
+    proc: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    async def start(self) -> "Server":
+        log = open(self.cwd / f"server-{self.port}.log", "ab")
+        self.proc = subprocess.Popen([*self.command, "--port", str(self.port)],
+                                     env={**os.environ, **self.env}, cwd=self.cwd,
+                                     stdout=log, stderr=log)
+        async with aiohttp.ClientSession() as http:
+            for _ in range(300):
+                if self.proc.poll() is not None:
+                    raise SystemExit(f"server exited; see {log.name}")
+                try:
+                    async with http.get(self.url + "/healthz") as resp:
+                        if resp.status == 200:
+                            return self
+                except aiohttp.ClientError:
+                    pass
+                await asyncio.sleep(0.1)
+        raise SystemExit(f"server not ready; see {log.name}")
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+
+
+def ivr_cli(*args: str, env: dict[str, str], cwd: Path, stdin: str | None = None) -> str:
+    result = subprocess.run([sys.executable, "-m", "ivr.cli", *args], input=stdin, text=True,
+                            capture_output=True, env={**os.environ, **env}, cwd=cwd)
+    if result.returncode != 0:
+        raise SystemExit(f"ivr {' '.join(args)}: {result.stderr.strip()}")
+    return result.stdout
+
+
+def prepare_database(env: dict[str, str], cwd: Path) -> None:
+    """Migrate, and put two staff on an all-day shift (through the real CSV import)."""
+    ivr_cli("db", "upgrade", env=env, cwd=cwd)
+    staff = cwd / "staff.csv"
+    staff.write_text("name,phone,department,shifts\n王小姐,13800000001,客服部,00:00-24:00\n"
+                     "李先生,13800000002,客服部,00:00-24:00\n", encoding="utf-8")
+    ivr_cli("import", "staff", str(staff), env=env, cwd=cwd)
+
+
+# ------------------------------------------------------------------------------ client
+
+
+class Client:
+    """Signs and posts like Twilio; records each webhook's latency."""
+
+    def __init__(self, http: aiohttp.ClientSession, target: str) -> None:
+        self.http = http
+        self.target = target
+        self.validator = RequestValidator(AUTH_TOKEN)
+        self.latencies: list[float] = []
+        self.errors = 0
+        self.recording = False
+
+    async def post(self, url: str, params: dict[str, str]) -> ET.Element | None:
+        parts = urlsplit(url)
+        path = parts.path + (f"?{parts.query}" if parts.query else "")
+        headers = {"X-Twilio-Signature": self.validator.compute_signature(PUBLIC_BASE + path, params)}
+        started = time.perf_counter()
+        try:
+            async with self.http.post(self.target + path, data=params, headers=headers) as resp:
+                body = await resp.text()
+                ok = resp.status == 200
+        except (aiohttp.ClientError, asyncio.TimeoutError):
+            body, ok = "", False
+        elapsed = time.perf_counter() - started
+        if self.recording:
+            self.latencies.append(elapsed)
+            self.errors += not ok
+        if not ok:
+            return None
+        try:
+            return ET.fromstring(body)
+        except ET.ParseError:
+            if self.recording:
+                self.errors += 1
+            return None
+
+
+def rfc2822(moment: datetime) -> str:
+    return format_datetime(moment, usegmt=False)
+
+
+async def one_call(client: Client, n: int) -> None:
+    """A resident presses 0, the first staff phone answers on the second ring."""
+    sid = f"CA{os.getpid():08x}{n:024x}"
+    leg_sid = f"CA{os.getpid():08x}{n:016x}ffffffff"
+    caller = {"CallSid": sid, "AccountSid": ACCOUNT, "From": f"+86139{n % 100000000:08d}",
+              "To": HOTLINE, "CallStatus": "ringing", "Direction": "inbound",
+              "ApiVersion": "2010-04-01"}
+    t0 = datetime.now(timezone.utc)
+    voice = await client.post(PUBLIC_BASE + "/twilio/voice", caller)
+    gather = voice.find(".//Gather") if voice is not None else None
+    if gather is None:
+        return
+    menu = await client.post(gather.get("action"), {**caller, "CallStatus": "in-progress",
+                                                    "Digits": "0"})
+    number = menu.find(".//Dial/Number") if menu is not None else None
+    if number is None:
+        return
+    dial = menu.find(".//Dial")
+    leg = {"CallSid": leg_sid, "ParentCallSid": sid, "AccountSid": ACCOUNT, "From": HOTLINE,
+           "To": number.text or "", "Direction": "outbound-dial", "ApiVersion": "2010-04-01",
+           "CallbackSource": "call-progress-events"}
+    for seq, (status, at) in enumerate((("initiated", 0), ("ringing", 1), ("in-progress", 8)), 1):
+        await client.post(number.get("statusCallback"), {
+            **leg, "CallStatus": status, "SequenceNumber": str(seq),
+            "Timestamp": rfc2822(t0 + timedelta(seconds=at))})
+    screen = await client.post(number.get("url"), {**leg, "CallStatus": "in-progress"})
+    accept = screen.find(".//Gather") if screen is not None else None
+    if accept is not None:
+        await client.post(accept.get("action"), {**leg, "CallStatus": "in-progress", "Digits": "1"})
+    await client.post(number.get("statusCallback"), {
+        **leg, "CallStatus": "completed", "SequenceNumber": "4", "CallDuration": "60",
+        "Timestamp": rfc2822(t0 + timedelta(seconds=68))})
+    await client.post(dial.get("action"), {**caller, "CallStatus": "in-progress",
+                                           "DialCallStatus": "completed", "DialCallSid": leg_sid,
+                                           "DialBridged": "true"})
+    await client.post(PUBLIC_BASE + "/twilio/status", {
+        **caller, "CallStatus": "completed", "CallDuration": "75", "SequenceNumber": "1",
+        "CallbackSource": "call-progress-events",
+        "Timestamp": rfc2822(t0 + timedelta(seconds=75))})
+
+
+@dataclass
+class Result:
+    concurrency: int
+    webhooks: int
+    seconds: float
+    errors: int
+    p50_ms: float
+    p99_ms: float
+
+    @property
+    def per_second(self) -> float:
+        return self.webhooks / self.seconds
+
+
+async def drive(target: str, concurrency: int, seconds: float, warmup: float,
+                first_call: int) -> Result:
+    connector = aiohttp.TCPConnector(limit=0)
+    timeout = aiohttp.ClientTimeout(total=30)
+    async with aiohttp.ClientSession(connector=connector, timeout=timeout) as http:
+        client = Client(http, target)
+        numbers = iter(range(first_call, first_call + 10**9))
+        stop = False
+
+        async def caller() -> None:
+            while not stop:
+                await one_call(client, next(numbers))
+
+        tasks = [asyncio.create_task(caller()) for _ in range(concurrency)]
+        await asyncio.sleep(warmup)
+        client.recording = True
+        started = time.perf_counter()
+        await asyncio.sleep(seconds)
+        client.recording = False
+        elapsed = time.perf_counter() - started
+        stop = True
+        await asyncio.gather(*tasks)
+    lat = sorted(client.latencies)
+    quantiles = statistics.quantiles(lat, n=100) if len(lat) > 1 else [0.0] * 99
+    return Result(concurrency, len(lat), elapsed, client.errors,
+                  quantiles[49] * 1000, quantiles[98] * 1000)
+
+
+# -------------------------------------------------------------------------------- main
+
+
+def print_row(label: str, r: Result, limit: Result | None) -> None:
+    ratio = f"{r.per_second / limit.per_second:6.2f}" if limit else "     -"
+    print(f"{label:<22} {r.concurrency:>5} {r.per_second:>11.0f} {r.p50_ms:>8.1f} "
+          f"{r.p99_ms:>8.1f} {r.errors:>6} {ratio}", flush=True)
+
+
+def arguments() -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    p.add_argument("--concurrency", default="50,200,500",
+                   help="concurrent calls, comma-separated (default 50,200,500)")
+    p.add_argument("--seconds", type=float, default=10, help="measured time per level")
+    p.add_argument("--warmup", type=float, default=2, help="unmeasured time before each level")
+    p.add_argument("--workers", type=int, default=1, help="server processes (ivr serve --workers)")
+    p.add_argument("--postgres", action="store_true",
+                   help="a throwaway PostgreSQL cluster (scripts/postgres.sh) instead of SQLite")
+    p.add_argument("--database-url", help="an existing, empty database to use")
+    p.add_argument("--no-bare", action="store_true", help="skip the bare-aiohttp limit")
+    p.add_argument("--target", help="drive a server already running at this URL (for "
+                   "profiling); it must use this script's token and public URL")
+    p.add_argument("--bare-server", action="store_true", help=argparse.SUPPRESS)
+    p.add_argument("--port", type=int, help=argparse.SUPPRESS)
+    return p.parse_args()
+
+
+async def main(args: argparse.Namespace) -> int:
+    levels = [int(c) for c in args.concurrency.split(",")]
+    if args.target:
+        for level in levels:
+            print_row("target", await drive(args.target, level, args.seconds, args.warmup,
+                                            int(time.time()) * 1000), None)
+        return 0
+    work = Path(tempfile.mkdtemp(prefix="ivr-bench-"))
+    pg_dir = None
+    servers: list[Server] = []
+    try:
+        if args.database_url:
+            database_url = args.database_url
+        elif args.postgres:
+            pg_dir = work / "pg"
+            os.chmod(work, 0o755)
+            admin = subprocess.run(["bash", str(ROOT / "scripts/postgres.sh"), "start", str(pg_dir)],
+                                   check=True, capture_output=True, text=True).stdout.strip()
+            subprocess.run([sys.executable, "-c",
+                            "import asyncio, asyncpg, sys\n"
+                            "async def m():\n"
+                            "    c = await asyncpg.connect(sys.argv[1])\n"
+                            "    await c.execute('CREATE DATABASE ivr_bench')\n"
+                            "asyncio.run(m())", admin.replace("+asyncpg", "")], check=True)
+            database_url = admin.rsplit("/", 1)[0] + "/ivr_bench"
+        else:
+            database_url = f"sqlite+aiosqlite:///{work / 'ivr.db'}"
+        env = {"DATABASE_URL": database_url, "TWILIO_AUTH_TOKEN": AUTH_TOKEN,
+               "PUBLIC_BASE_URL": PUBLIC_BASE, "COMPANY_NAME": "阳光花园",
+               "HOTLINE_NUMBER": HOTLINE, "IVR_LOG_LEVEL": "WARNING",
+               "IVR_JOURNAL_DIR": str(work / "journal"), "PYTHONPATH": str(ROOT)}
+        prepare_database(env, work)
+        backend = "PostgreSQL" if database_url.startswith("postgresql") else "SQLite"
+        print(f"# {os.cpu_count()} cores; server: ivr serve --workers {args.workers} on {backend}; "
+              f"{args.seconds:g} s per level after {args.warmup:g} s warm-up; "
+              f"{WEBHOOKS_PER_CALL} webhooks per call", flush=True)
+        print(f"{'server':<22} {'calls':>5} {'webhooks/s':>11} {'p50 ms':>8} {'p99 ms':>8} "
+              f"{'errors':>6} {'ratio':>6}", flush=True)
+
+        limits: dict[int, Result] = {}
+        if not args.no_bare:
+            bare = await Server([sys.executable, str(Path(__file__).resolve()), "--bare-server"],
+                                env, work).start()
+            servers.append(bare)
+            for level in levels:
+                limits[level] = await drive(bare.url, level, args.seconds, args.warmup, 0)
+                print_row("bare aiohttp (limit)", limits[level], None)
+            bare.stop()
+
+        hotline = await Server([sys.executable, "-m", "ivr.cli", "serve", "--no-dialer",
+                                "--host", "127.0.0.1", "--workers", str(args.workers)],
+                               env, work).start()
+        servers.append(hotline)
+        first = 0
+        for level in levels:
+            result = await drive(hotline.url, level, args.seconds, args.warmup, first)
+            first += 10**7
+            print_row(f"hotline ×{args.workers} {backend}", result, limits.get(level))
+    finally:
+        for server in servers:
+            server.stop()
+        if pg_dir is not None:
+            subprocess.run(["bash", str(ROOT / "scripts/postgres.sh"), "stop", str(pg_dir)])
+        shutil.rmtree(work, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    ARGS = arguments()
+    if ARGS.bare_server:
+        bare_server(ARGS.port)
+    else:
+        sys.exit(asyncio.run(main(ARGS)))
