@@ -29,7 +29,7 @@ from models import (Attempt, Call, CallEvent, Leg, OutboundJob, Resident, Staff,
 from .config import Settings
 from .roster import select_on_duty
 from .simulator import ACCOUNT_SID, API_VERSION, rfc2822
-from .tickets import due_at_for
+from .tickets import due_at_for, due_minutes
 from .transfer import ring_seconds
 from .users import add_user, create_token
 
@@ -377,8 +377,8 @@ class Generator:
         return None
 
 
-def lifecycle(rng: random.Random, ticket: Ticket, *, now: datetime, supervisor: Staff | None,
-              deputy: Staff | None) -> list[tuple[datetime, str, str, str]]:
+def lifecycle(rng: random.Random, ticket: Ticket, *, settings: Settings, now: datetime,
+              supervisor: Staff | None) -> list[tuple[datetime, str, str, str]]:
     """Moves a ticket along open → … → closed as far as its age allows; returns history."""
     created = ticket.created_at
     age_h = (now - created).total_seconds() / 3600
@@ -396,6 +396,8 @@ def lifecycle(rng: random.Random, ticket: Ticket, *, now: datetime, supervisor: 
                  "resolved" if roll < 0.09 else "followed_up" if roll < 0.35 else "closed")
     if ticket.category in ("callback", "inquiry") and stage == "followed_up":
         stage = "closed"  # nothing to survey: called back or answered, then closed
+    if ticket.category == "emergency" and stage in ("open", "assigned", "in_progress"):
+        stage = "resolved"  # emergencies are dealt with on the spot, within the half hour
     t = created
     actor = "周主管" if supervisor else "客服"
 
@@ -430,6 +432,9 @@ def lifecycle(rng: random.Random, ticket: Ticket, *, now: datetime, supervisor: 
             ticket.escalated_at = t
             ticket.owner_staff_id = supervisor.id if supervisor else owner
             history.append((t, "回访电话", "status", "resolved → reopened: 回访不满意"))
+            history.append((t, "回访电话", "escalated", "住户回访不满意，升级至第 2 级"))
+            ticket.due_at = t + timedelta(minutes=due_minutes(ticket.category, settings=settings))
+            history += escalations(ticket, settings=settings, now=now)
             return history
         history.append((t, "回访电话", "status", "resolved → followed_up"))
     if target >= 5:
@@ -437,14 +442,23 @@ def lifecycle(rng: random.Random, ticket: Ticket, *, now: datetime, supervisor: 
         previous = "followed_up" if surveyed and ticket.followed_up_at else "resolved"
         history.append((t, actor, "status", f"{previous} → closed"))
     ticket.status = stage
-    # Work not done by its committed time goes up a level at a time (三级处理机制).
-    if stage in ("open", "assigned", "in_progress") and now > ticket.due_at:
-        overdue = now - ticket.due_at
-        span = max(ticket.due_at - created, timedelta(minutes=30))
-        ticket.escalation_level = 3 if overdue > 2 * span and deputy else 2
+    if stage in ("open", "assigned", "in_progress"):
+        history += escalations(ticket, settings=settings, now=now)
+    return history
+
+
+def escalations(ticket: Ticket, *, settings: Settings, now: datetime) -> list[tuple]:
+    """What the scheduler would have done by now (三级处理机制): past its due time, one
+    level up with the committed time again, at most level 3. Leaves nothing overdue
+    below level 3, so starting the server on demo data escalates nothing at once."""
+    history = []
+    span = timedelta(minutes=due_minutes(ticket.category, settings=settings))
+    while ticket.due_at <= now and ticket.escalation_level < 3:
+        ticket.escalation_level += 1
         ticket.escalated_at = ticket.due_at
         history.append((ticket.due_at, "scheduler", "escalated",
                         f"超时未处理，升级至第 {ticket.escalation_level} 级"))
+        ticket.due_at = ticket.due_at + span
     return history
 
 
@@ -463,7 +477,6 @@ async def fill(session: AsyncSession, *, settings: Settings, now: datetime,
     session.add_all(people)
     await session.flush()
     supervisor = next((s for s in staff if s.escalation_level == 2), None)
-    deputy = next((s for s in staff if s.escalation_level == 3), None)
 
     gen = Generator(rng, settings, staff, people)
     plans = [gen.plan_call(moment) for moment in call_times(rng, settings=settings, now=now)]
@@ -498,20 +511,22 @@ async def fill(session: AsyncSession, *, settings: Settings, now: datetime,
         day = ticket.created_at.astimezone(settings.tz).strftime("%Y%m%d")
         per_day[day] = per_day.get(day, 0) + 1
         ticket.number = f"{day}-{per_day[day]:04d}"
-        histories.append(lifecycle(rng, ticket, now=now, supervisor=supervisor, deputy=deputy))
-    ensure_every_status(tickets, histories, now=now)
+        histories.append(lifecycle(rng, ticket, settings=settings, now=now,
+                                   supervisor=supervisor))
+    ensure_every_status(tickets, histories, settings=settings, now=now)
     session.add_all(tickets)
     await session.flush()
     for ticket, history in zip(tickets, histories):
         session.add_all([TicketHistory(ticket_id=ticket.id, at=at, actor=actor, action=action,
                                        detail=detail) for at, actor, action, detail in history])
 
-    outbound = follow_up_calls(rng, tickets, settings=settings)
-    session.add_all([c for c, _job, _a in outbound])
+    outbound = outbound_history(rng, tickets, settings=settings)
+    session.add_all([c for c, _job, _a in outbound if c is not None])
     session.add_all([job for _c, job, _a in outbound])
     await session.flush()
     for call, job, attempt in outbound:
-        call.outbound_job_id = job.id
+        if call is not None:
+            call.outbound_job_id = job.id
         attempt.job_id = job.id
         session.add(attempt)
 
@@ -527,12 +542,13 @@ async def fill(session: AsyncSession, *, settings: Settings, now: datetime,
         "staff": len(staff), "residents": len(people),
         "residents_in_arrears": sum(1 for r in people if r.arrears > 0),
         "calls": len(plans), "legs": sum(len(p.legs) for p in plans),
-        "events": len(events), "tickets": len(tickets), "follow_up_calls": len(outbound),
+        "events": len(events), "tickets": len(tickets), "outbound_calls": sum(1 for c, _j, _a in outbound if c is not None),
         "user": DEMO_USER, "password": password, "token": token,
     }
 
 
-def ensure_every_status(tickets: list[Ticket], histories: list, *, now: datetime) -> None:
+def ensure_every_status(tickets: list[Ticket], histories: list, *, settings: Settings,
+                        now: datetime) -> None:
     """A month of data shows every state; on a short month, nudge the newest tickets."""
     present = {t.status for t in tickets}
     spare = [i for i in range(len(tickets) - 1, -1, -1)
@@ -549,29 +565,42 @@ def ensure_every_status(tickets: list[Ticket], histories: list, *, now: datetime
             ticket.follow_up_status = ticket.follow_up_due_at = None
         histories[i].append((min(now, ticket.created_at + timedelta(hours=1)), "周主管",
                              "status", f"→ {status}"))
+        if status != "resolved":
+            histories[i] += escalations(ticket, settings=settings, now=now)
 
 
-def follow_up_calls(rng: random.Random, tickets: list[Ticket], *, settings: Settings):
-    """The 回访 calls the dialer made for answered follow-ups: finished jobs and calls."""
+def outbound_history(rng: random.Random, tickets: list[Ticket], *, settings: Settings):
+    """The dialer's finished work: 回访 calls of answered follow-ups, and one callback job
+    per callback ticket (reached, or given up after several tries: staff call by hand),
+    so the dialer finds nothing of the demo's left to call."""
     made = []
+    hotline = settings.hotline_number or HOTLINE
     for ticket in tickets:
-        if ticket.follow_up_status != "answered" or ticket.followed_up_at is None:
+        if ticket.follow_up_status == "answered" and ticket.followed_up_at is not None:
+            kind, end, reached = "follow_up", ticket.followed_up_at, True
+        elif ticket.category == "callback" and ticket.resident_phone:
+            kind, reached = "callback", ticket.status in ("resolved", "closed")
+            end = ticket.resolved_at or min(ticket.created_at + timedelta(hours=2),
+                                            ticket.due_at)
+        else:
             continue
-        end = ticket.followed_up_at
-        duration = rng.randint(35, 90)
-        call = Call(sid=sid(rng), direction="outbound",
-                    from_number=settings.hotline_number or HOTLINE,
-                    to_number=ticket.resident_phone or "", resident_id=ticket.resident_id,
-                    status="completed", outcome="answered",
-                    started_at=end - timedelta(seconds=duration), ended_at=end,
-                    duration_seconds=duration, menu_choice=None)
-        job = OutboundJob(kind="follow_up", state="done", resident_id=ticket.resident_id,
-                          phone=ticket.resident_phone or "", ticket_id=ticket.id,
-                          created_at=ticket.resolved_at or end, due_at=call.started_at,
-                          not_after=ticket.follow_up_due_at, next_attempt_at=call.started_at,
-                          attempts=1, outcome=ticket.satisfaction, updated_at=end)
-        attempt = Attempt(job_id=0, number=1, created_at=call.started_at, call_sid=call.sid,
-                          state="done", result="answered", finished_at=end)
+        duration = rng.randint(35, 90) if reached else 0
+        started = end - timedelta(seconds=duration or 30)
+        call = None
+        if reached:
+            call = Call(sid=sid(rng), direction="outbound", from_number=hotline,
+                        to_number=ticket.resident_phone or "", resident_id=ticket.resident_id,
+                        status="completed", outcome="answered", started_at=started,
+                        ended_at=end, duration_seconds=duration, menu_choice=None)
+        job = OutboundJob(kind=kind, state="done" if reached else "exhausted",
+                          resident_id=ticket.resident_id, phone=ticket.resident_phone or "",
+                          ticket_id=ticket.id, created_at=ticket.resolved_at or ticket.created_at,
+                          due_at=started, not_after=ticket.follow_up_due_at,
+                          next_attempt_at=started, attempts=1 if reached else 3,
+                          outcome="reached" if reached else "exhausted", updated_at=end)
+        attempt = Attempt(job_id=0, number=1, created_at=started,
+                          call_sid=call.sid if call else None, state="done",
+                          result="reached" if reached else "no-answer", finished_at=end)
         made.append((call, job, attempt))
     return made
 
@@ -584,7 +613,7 @@ def report(summary: dict, settings: Settings) -> list[str]:
         f"{summary['residents']} residents ({summary['residents_in_arrears']} in arrears)",
         f"  {summary['calls']} calls over {DAYS} days, {summary['legs']} staff phones rung, "
         f"{summary['events']} Twilio events, {summary['tickets']} tickets, "
-        f"{summary['follow_up_calls']} follow-up calls",
+        f"{summary['outbound_calls']} follow-up and callback calls",
         f"  主管登录 supervisor login: user {summary['user']}  password {summary['password']}",
         f"  API token (export IVR_API_TOKEN=…): {summary['token']}",
     ]

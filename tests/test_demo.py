@@ -66,6 +66,20 @@ async def test_demo_data_gives_the_dashboard_real_figures(client, filled, clock,
     assert clock() - first_call > timedelta(days=28)
 
 
+async def test_demo_data_leaves_nothing_to_phone_or_escalate(filled, settings, clock, sessions):
+    """A server started on demo data must not dial made-up numbers or flood SMS."""
+    from ivr import dialer, escalation
+    from models import OutboundJob
+
+    async with sessions() as session, session.begin():
+        assert await dialer.queue_callbacks(session, settings=settings, now=clock()) == []
+        assert await escalation.escalate_overdue(session, settings=settings, now=clock()) == []
+        queued = await session.scalar(select(func.count()).select_from(OutboundJob)
+                                      .where(OutboundJob.state == "queued"))
+        outbound = await session.scalar(select(func.count()).where(Call.direction == "outbound"))
+    assert queued == 0 and outbound > 0
+
+
 def run_ivr(args: list[str], database_url: str, cwd) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("TWILIO_", "IVR_"))}
     env["DATABASE_URL"] = database_url
