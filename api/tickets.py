@@ -1,9 +1,10 @@
-"""`/api/tickets`: list, open, read and move tickets (工单) with a bearer token.
+"""`/api/tickets`: list, open and resolve tickets (工单) with a bearer token.
 
 The contract's part: `GET /api/tickets?from&to[&status]` and `POST /api/tickets/{id}/resolve`;
 beyond it `POST /api/tickets` opens one. The acting user is the history's "who". Bad input
 is a 400 with a message, a change the lifecycle forbids a 409. Staff pages change tickets
-through the plain functions of `ivr.tickets` and `ivr.followup` instead.
+through the plain functions of `ivr.tickets` and `ivr.followup` instead. Users of role
+`staff` see and resolve only the tickets they own (403 otherwise).
 """
 
 from __future__ import annotations
@@ -72,15 +73,22 @@ async def load(session, request: web.Request) -> Ticket:
     return ticket
 
 
+def own_only(user) -> int | None:
+    """Staff see and resolve their own tickets; supervisors and admins all of them."""
+    if user.role in ("supervisor", "admin"):
+        return None
+    return user.staff_id or -1
+
+
 async def list_tickets(request: web.Request) -> web.Response:
-    await api_user(request)
+    user = await api_user(request)
     start, end = date_range(request)
     status = request.query.get("status") or None
     settings = request.app[SETTINGS]
     async with request.app[SESSIONS]() as session:
         try:
             rows = await tickets.list_tickets(session, settings=settings, start=start, end=end,
-                                              status=status)
+                                              status=status, owner_staff_id=own_only(user))
         except tickets.TicketError as exc:
             raise error(web.HTTPBadRequest, str(exc)) from None
     return web.json_response({"tickets": rows})
@@ -141,6 +149,8 @@ async def change(request: web.Request, work) -> web.Response:
     now = request.app[CLOCK]()
     async with request.app[SESSIONS]() as session, session.begin():
         ticket = await load(session, request)
+        if own_only(user) is not None and ticket.owner_staff_id != own_only(user):
+            raise error(web.HTTPForbidden, "staff may change only the tickets they own")
         try:
             await work(session, ticket, user, body, now)
         except (tickets.TicketError, followup.FollowUpError) as exc:

@@ -311,3 +311,23 @@ async def test_the_api_answers_errors_clearly(client, token, sessions, settings)
                                     actor="王小姐", now=T0)
     closed = await client.post(f"/api/tickets/{ticket_id}/resolve", headers=bearer(token))
     assert closed.status == 409 and "closed" in (await closed.json())["error"]
+
+
+async def test_staff_see_and_resolve_only_their_own_tickets(client, seed, sessions, settings):
+    await seed.staff(STAFF)
+    async with sessions() as session, session.begin():
+        user = await add_user(session, name="王小姐", role="staff", password="pw-123456", now=T0)
+        user.staff_id = await staff_id(session, "+8613800000001")
+        own_token = await create_token(session, name="王小姐", now=T0)
+    wang = await new_ticket(sessions, settings, owner_staff_id=user.staff_id)
+    async with sessions() as session:
+        li_id = await staff_id(session, "+8613800000002")
+    li = await new_ticket(sessions, settings, owner_staff_id=li_id)
+    listed = await client.get("/api/tickets?from=2026-11-23", headers=bearer(own_token))
+    assert [t["id"] for t in (await listed.json())["tickets"]] == [wang]
+    refused = await client.post(f"/api/tickets/{li}/resolve", headers=bearer(own_token))
+    assert refused.status == 403
+    allowed = await client.post(f"/api/tickets/{wang}/resolve", headers=bearer(own_token))
+    assert allowed.status == 200 and (await allowed.json())["status"] == "resolved"
+    async with sessions() as session:
+        assert (await session.get(Ticket, li)).status == "open"
