@@ -46,10 +46,11 @@ async def start(session: AsyncSession, *, settings: Settings, now: datetime,
         if household in seen_addresses or resident.id in pending:
             continue
         seen_addresses.add(household)
-        await dialer.queue_job(session, kind="fee_reminder", phone=resident.phone, now=now,
-                               resident_id=resident.id, campaign_id=campaign.id,
-                               arrears=resident.arrears)
+        session.add(dialer.new_job(kind="fee_reminder", phone=resident.phone, now=now,
+                                   resident_id=resident.id, campaign_id=campaign.id,
+                                   arrears=resident.arrears))
         campaign.households += 1
+    await session.flush()
     return campaign
 
 

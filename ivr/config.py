@@ -77,7 +77,7 @@ class Settings(BaseSettings):
     dialer_poll_seconds: float = Field(1, alias="IVR_DIALER_POLL_SECONDS", gt=0)
     dialer_backoff_seconds: float = Field(1, alias="IVR_DIALER_BACKOFF_SECONDS", gt=0)
     dialer_rest_tries: int = Field(5, alias="IVR_DIALER_REST_TRIES", ge=1)
-    dialer_reconcile_after_seconds: float = Field(120, alias="IVR_DIALER_RECONCILE_AFTER_SECONDS", gt=0)
+    dialer_reconcile_after_seconds: float = Field(300, alias="IVR_DIALER_RECONCILE_AFTER_SECONDS", gt=0)
     dialer_stale_call_minutes: float = Field(120, alias="IVR_DIALER_STALE_CALL_MINUTES", gt=0)
     sms_per_second: float = Field(1, alias="IVR_SMS_PER_SECOND", gt=0)
     # Tickets (工单): committed times per category (时效制), escalation and the daily count.

@@ -104,15 +104,20 @@ def local_day_start(*, settings: Settings, now: datetime) -> datetime:
 
 # --- queueing --------------------------------------------------------------------------
 
-async def queue_job(session: AsyncSession, *, kind: str, phone: str, now: datetime,
-                    due_at: datetime | None = None, resident_id: int | None = None,
-                    ticket_id: int | None = None, campaign_id: int | None = None,
-                    arrears=None, not_after: datetime | None = None) -> OutboundJob:
+def new_job(*, kind: str, phone: str, now: datetime, due_at: datetime | None = None,
+            resident_id: int | None = None, ticket_id: int | None = None,
+            campaign_id: int | None = None, arrears=None,
+            not_after: datetime | None = None) -> OutboundJob:
     due = due_at or now
-    job = OutboundJob(kind=kind, state="queued", phone=phone, resident_id=resident_id,
-                      ticket_id=ticket_id, campaign_id=campaign_id, arrears_at_queue=arrears,
-                      created_at=now, due_at=due, next_attempt_at=due, not_after=not_after,
-                      attempts=0)
+    return OutboundJob(kind=kind, state="queued", phone=phone, resident_id=resident_id,
+                       ticket_id=ticket_id, campaign_id=campaign_id, arrears_at_queue=arrears,
+                       created_at=now, due_at=due, next_attempt_at=due, not_after=not_after,
+                       attempts=0)
+
+
+async def queue_job(session: AsyncSession, **fields) -> OutboundJob:
+    """Queue one outbound call (`new_job`'s fields); the dialer places it when due."""
+    job = new_job(**fields)
     session.add(job)
     await session.flush()
     return job
@@ -220,14 +225,15 @@ async def prepare(session: AsyncSession, job: OutboundJob, *, settings: Settings
     if job.not_after is not None and now > job.not_after:
         await finish_job(session, job, state="exhausted", outcome="expired", now=now)
         return None
-    if await counted_attempts(session, job) >= settings.dialer_max_attempts:
-        await finish_job(session, job, state="exhausted", outcome="exhausted", now=now,
-                         detail=f"（共 {settings.dialer_max_attempts} 次）")
-        return None
-    today = await counted_attempts(session, job, local_day_start(settings=settings, now=now))
-    if today >= settings.dialer_attempts_per_day:
-        job.next_attempt_at = next_day_window(job.kind, settings=settings, now=now)
-        return None
+    if job.attempts:  # a job never tried has nothing to count
+        if await counted_attempts(session, job) >= settings.dialer_max_attempts:
+            await finish_job(session, job, state="exhausted", outcome="exhausted", now=now,
+                             detail=f"（共 {settings.dialer_max_attempts} 次）")
+            return None
+        today = await counted_attempts(session, job, local_day_start(settings=settings, now=now))
+        if today >= settings.dialer_attempts_per_day:
+            job.next_attempt_at = next_day_window(job.kind, settings=settings, now=now)
+            return None
     if job.kind == "fee_reminder":
         resident = await session.get(Resident, job.resident_id) if job.resident_id else None
         if resident is None or resident.arrears <= 0:
@@ -259,7 +265,7 @@ async def claim(session: AsyncSession, *, settings: Settings, now: datetime, lim
              .order_by(OutboundJob.next_attempt_at, OutboundJob.id)
              .limit(limit))
     jobs = list((await session.scalars(await _lock(query, session))).all())
-    claimed: list[Claimed] = []
+    taken: list[tuple[OutboundJob, Attempt]] = []
     for job in jobs:
         target = await prepare(session, job, settings=settings, now=now)
         if target is None:
@@ -270,9 +276,10 @@ async def claim(session: AsyncSession, *, settings: Settings, now: datetime, lim
                           staff_id=staff_id, state="intent")
         session.add(attempt)
         job.state, job.claimed_by, job.claimed_at, job.updated_at = "dialing", name, now, now
-        await session.flush()
-        claimed.append(Claimed(job.id, attempt.id, attempt.number, job.kind, phone))
-    return claimed
+        taken.append((job, attempt))
+    await session.flush()
+    return [Claimed(job.id, attempt.id, attempt.number, job.kind, attempt.phone)
+            for job, attempt in taken]
 
 
 # --- placing ---------------------------------------------------------------------------
@@ -377,7 +384,7 @@ class Dialer:
             if callbacks:
                 await queue_callbacks(session, settings=self.settings, now=now)
             room = self.settings.dialer_max_in_progress - await in_progress(session)
-            want = min(room, self.batch - self.waiting if limit is None else limit)
+            want = min(room, 2 * self.batch - self.waiting if limit is None else limit)
             return await claim(session, settings=self.settings, now=now, limit=want,
                                name=self.name)
 
@@ -406,7 +413,7 @@ class Dialer:
                     return
                 if failure == "ambiguous":
                     await self.mark(claimed, state="unknown", error=error)
-                    found = await self.reconcile_attempt(claimed.attempt_id)
+                    found = await self.reconcile_attempt(claimed.attempt_id, requeue=False)
                     if found is not False:  # adopted, or undecidable: never call twice
                         return
                 else:
@@ -414,6 +421,8 @@ class Dialer:
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 60)
                 await self.pacer.wait()
+                if not await self.still_open(claimed):  # settled meanwhile (a callback came)
+                    return
                 continue
             self.placed += 1
             await self.placed_ok(claimed, call.sid, call.status)
@@ -433,6 +442,11 @@ class Dialer:
             job = await session.get(OutboundJob, claimed.job_id)
             await record_placed(session, settings=self.settings, attempt=attempt, job=job,
                                 sid=sid, status=str(status or "queued"), now=self.clock())
+
+    async def still_open(self, claimed: Claimed) -> bool:
+        async with self.sessions() as session:
+            attempt = await session.get(Attempt, claimed.attempt_id)
+            return attempt.call_sid is None and attempt.state in ("intent", "unknown")
 
     async def mark(self, claimed: Claimed, *, state: str, error: str) -> None:
         async with self.sessions() as session, session.begin():
@@ -456,9 +470,10 @@ class Dialer:
 
     # --- reconciling ---
 
-    async def reconcile_attempt(self, attempt_id: int) -> bool | None:
+    async def reconcile_attempt(self, attempt_id: int, *, requeue: bool = True) -> bool | None:
         """Was this SID-less attempt placed? True: adopted its call. False: it was not
-        (the attempt is void, the caller may place it). None: cannot tell yet."""
+        (with `requeue`, the attempt is void and the job queued again; without, the
+        caller, still holding the claim, may place it). None: cannot tell yet."""
         settings = self.settings
         async with self.sessions() as session:
             attempt = await session.get(Attempt, attempt_id)
@@ -489,6 +504,8 @@ class Dialer:
                 await record_placed(session, settings=settings, attempt=attempt, job=job,
                                     sid=unknown[0], status=str(status or "queued"), now=now)
                 return True
+            if not requeue:
+                return False
             attempt.state, attempt.finished_at = "void", now
             attempt.error = (attempt.error or "") + " (not placed, per Twilio's call list)"
             job.state, job.next_attempt_at, job.updated_at = "queued", now, now
@@ -563,7 +580,7 @@ class Dialer:
                 if time.monotonic() - last_reconcile >= min(30.0, self.settings.dialer_reconcile_after_seconds / 2):
                     last_reconcile = time.monotonic()
                     await self.reconcile(now=now)
-                if self.waiting < self.batch:
+                if self.waiting < 2 * self.batch:  # up to ~2 s of calls claimed ahead
                     due = time.monotonic() - last_callbacks >= poll
                     if due:
                         last_callbacks = time.monotonic()
