@@ -11,10 +11,13 @@ $(BIN)/ivr: pyproject.toml
 	$(BIN)/pip install --quiet -e '.[test]'
 	touch $(BIN)/ivr
 
-## make run: the hotline on the embedded SQLite database (./ivr.db), port 8080.
+## make run: the hotline on the embedded SQLite database (./ivr.db), port 8080; without
+## TWILIO_AUTH_TOKEN (local trial) an empty database is first filled by `ivr demo`.
 run: $(BIN)/ivr
 	@if [ -z "$$TWILIO_AUTH_TOKEN" ]; then \
 	  echo "TWILIO_AUTH_TOKEN is not set: running with IVR_INSECURE_DEV=1 (unsigned webhooks accepted; local use only)"; \
+	  $(BIN)/ivr demo --if-empty || exit 1; \
+	  echo "Try a call in another terminal: $(BIN)/ivr simulate"; \
 	  IVR_INSECURE_DEV=1 $(BIN)/ivr serve; \
 	else $(BIN)/ivr serve; fi
 

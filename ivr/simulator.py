@@ -202,10 +202,6 @@ class ConsoleTerminal:
         return answer if answer else default
 
 
-class CallerHungUp(Exception):
-    """The caller put the phone down."""
-
-
 @dataclass
 class PhoneChoice:
     """What one staff phone rung by a `<Dial>` does."""
@@ -682,7 +678,7 @@ async def record_from_database(settings, sid: str) -> dict | None:
             record = call_view(call, legs, [t.id for t in tickets], settings)
             record["tickets"] = [
                 {"id": t.id, "number": t.number, "category": t.category, "status": t.status,
-                 "description": t.description, "due_at": t.due_at.astimezone(settings.tz).isoformat()}
+                 "description": t.description, "due_at": t.due_at.astimezone(settings.tz).isoformat(timespec="seconds")}
                 for t in tickets
             ]
             return record
@@ -768,6 +764,13 @@ def run_command(args, settings) -> None:
     import asyncio
     import os
 
+    from .phones import InvalidPhone, normalise
+
+    try:  # Twilio always sends E.164
+        args.from_number = normalise(args.from_number)
+        args.to_number = normalise(args.to_number) if args.to_number else None
+    except InvalidPhone as exc:
+        raise SimulationError(f"--from/--to: {exc}") from None
     url = args.url or f"http://127.0.0.1:{settings.port}"
     token = args.token or os.environ.get("IVR_API_TOKEN") or None
     asyncio.run(simulate(settings=settings, url=url, from_number=args.from_number,
