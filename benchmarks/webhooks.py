@@ -10,6 +10,12 @@ The same client then drives a bare aiohttp app returning one fixed TwiML documen
 signature check, no database): that is the limit of this machine and this client, and
 our throughput is printed as a ratio of it. Figures only; not a test.
 
+Each level runs twice against the hotline: saturated (callers post back to back, so
+webhooks/s is the server's capacity and latency is mostly queueing, by Little's law
+concurrency / throughput) and paced (`--think`: each caller waits about a second before
+each webhook, a call ten times faster than a real one, so latency is what a caller
+would get at that many concurrent calls).
+
     .venv/bin/python benchmarks/webhooks.py                    # SQLite, 1 process
     .venv/bin/python benchmarks/webhooks.py --postgres --workers 2
     .venv/bin/python benchmarks/webhooks.py --database-url postgresql+asyncpg://…/db
@@ -20,6 +26,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import random
 import shutil
 import signal
 import socket
@@ -150,8 +157,11 @@ class Client:
         self.latencies: list[float] = []
         self.errors = 0
         self.recording = False
+        self.think = 0.0
 
     async def post(self, url: str, params: dict[str, str]) -> ET.Element | None:
+        if self.think:  # the time a caller listens, or a phone rings, between webhooks
+            await asyncio.sleep(self.think * random.uniform(0.5, 1.5))
         parts = urlsplit(url)
         path = parts.path + (f"?{parts.query}" if parts.query else "")
         headers = {"X-Twilio-Signature": self.validator.compute_signature(PUBLIC_BASE + path, params)}
@@ -223,6 +233,7 @@ async def one_call(client: Client, n: int) -> None:
 
 @dataclass
 class Result:
+    mode: str
     concurrency: int
     webhooks: int
     seconds: float
@@ -236,11 +247,12 @@ class Result:
 
 
 async def drive(target: str, concurrency: int, seconds: float, warmup: float,
-                first_call: int) -> Result:
+                first_call: int, think: float = 0.0) -> Result:
     connector = aiohttp.TCPConnector(limit=0)
     timeout = aiohttp.ClientTimeout(total=30)
     async with aiohttp.ClientSession(connector=connector, timeout=timeout) as http:
         client = Client(http, target)
+        client.think = think
         numbers = iter(range(first_call, first_call + 10**9))
         stop = False
 
@@ -259,7 +271,8 @@ async def drive(target: str, concurrency: int, seconds: float, warmup: float,
         await asyncio.gather(*tasks)
     lat = sorted(client.latencies)
     quantiles = statistics.quantiles(lat, n=100) if len(lat) > 1 else [0.0] * 99
-    return Result(concurrency, len(lat), elapsed, client.errors,
+    mode = f"paced {think:g} s" if think else "saturated"
+    return Result(mode, concurrency, len(lat), elapsed, client.errors,
                   quantiles[49] * 1000, quantiles[98] * 1000)
 
 
@@ -268,7 +281,7 @@ async def drive(target: str, concurrency: int, seconds: float, warmup: float,
 
 def print_row(label: str, r: Result, limit: Result | None) -> None:
     ratio = f"{r.per_second / limit.per_second:6.2f}" if limit else "     -"
-    print(f"{label:<22} {r.concurrency:>5} {r.per_second:>11.0f} {r.p50_ms:>8.1f} "
+    print(f"{label:<22} {r.mode:<13} {r.concurrency:>5} {r.per_second:>11.0f} {r.p50_ms:>8.1f} "
           f"{r.p99_ms:>8.1f} {r.errors:>6} {ratio}", flush=True)
 
 
@@ -282,6 +295,9 @@ def arguments() -> argparse.Namespace:
     p.add_argument("--postgres", action="store_true",
                    help="a throwaway PostgreSQL cluster (scripts/postgres.sh) instead of SQLite")
     p.add_argument("--database-url", help="an existing, empty database to use")
+    p.add_argument("--think", type=float, default=1.0,
+                   help="also run each level paced: a caller waits about this long (0.5-1.5 x) "
+                        "before each webhook, as a real call does (0: saturated runs only)")
     p.add_argument("--no-bare", action="store_true", help="skip the bare-aiohttp limit")
     p.add_argument("--target", help="drive a server already running at this URL (for "
                    "profiling); it must use this script's token and public URL")
@@ -296,6 +312,10 @@ async def main(args: argparse.Namespace) -> int:
         for level in levels:
             print_row("target", await drive(args.target, level, args.seconds, args.warmup,
                                             int(time.time()) * 1000), None)
+            if args.think:
+                print_row("target", await drive(args.target, level, args.seconds, args.warmup,
+                                                int(time.time()) * 1000 + 1, think=args.think),
+                          None)
         return 0
     work = Path(tempfile.mkdtemp(prefix="ivr-bench-"))
     pg_dir = None
@@ -326,7 +346,7 @@ async def main(args: argparse.Namespace) -> int:
         print(f"# {os.cpu_count()} cores; server: ivr serve --workers {args.workers} on {backend}; "
               f"{args.seconds:g} s per level after {args.warmup:g} s warm-up; "
               f"{WEBHOOKS_PER_CALL} webhooks per call", flush=True)
-        print(f"{'server':<22} {'calls':>5} {'webhooks/s':>11} {'p50 ms':>8} {'p99 ms':>8} "
+        print(f"{'server':<22} {'mode':<13} {'calls':>5} {'webhooks/s':>11} {'p50 ms':>8} {'p99 ms':>8} "
               f"{'errors':>6} {'ratio':>6}", flush=True)
 
         limits: dict[int, Result] = {}
@@ -348,6 +368,11 @@ async def main(args: argparse.Namespace) -> int:
             result = await drive(hotline.url, level, args.seconds, args.warmup, first)
             first += 10**7
             print_row(f"hotline ×{args.workers} {backend}", result, limits.get(level))
+            if args.think:
+                result = await drive(hotline.url, level, args.seconds, args.warmup, first,
+                                     think=args.think)
+                first += 10**7
+                print_row(f"hotline ×{args.workers} {backend}", result, None)
     finally:
         for server in servers:
             server.stop()
