@@ -25,7 +25,7 @@ from datetime import date, datetime, time, timedelta
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from models import SmsMessage, Staff, Ticket, TicketHistory
+from models import SmsMessage, Ticket, TicketHistory
 from models.ticket import CATEGORIES
 
 from . import escalation, followup, tickets

@@ -285,6 +285,8 @@ async def test_the_api_opens_lists_and_resolves_tickets(client, token, seed, clo
     ({"category": "repair", "resident_phone": "abc"}, "phone"),
     ({"category": "repair", "call_sid": "CAnope"}, "unknown call_sid"),
     ({"category": "repair", "description": 5}, "description must be a string"),
+    ({"category": "repair", "description": "漏水\x00"}, "NUL"),
+    ({"category": "repair", "description": "长" * 2001}, "longer than 2000"),
 ])
 async def test_the_api_refuses_bad_tickets_with_a_reason(client, token, body, message, sessions):
     resp = await client.post("/api/tickets", headers=bearer(token), json=body)
