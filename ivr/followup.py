@@ -4,7 +4,7 @@ Resolving a repair, emergency or complaint schedules one: an `OutboundJob` of ki
 `follow_up` that the dialer places at the first moment inside `IVR_CALLING_HOURS` at
 least `IVR_FOLLOW_UP_DELAY_MINUTES` after resolution, never after 48 hours. The call
 thanks the resident, names the ticket and asks: 1 满意 · 2 基本满意 · 3 不满意. The answer
-is kept on the ticket; 3 reopens it and escalates it to the supervisor (level 2). A
+is kept on the ticket (and as the call's `menu_choice`); 3 reopens it and escalates it to the supervisor (level 2). A
 follow-up nobody answered (the dialer gave up, or 48 hours passed) becomes a manual task
 for staff, listed on the daily count.
 
@@ -244,6 +244,8 @@ async def answer(session: AsyncSession, hotline: "Hotline", *, job: OutboundJob 
     if satisfaction is not None:
         await record(session, settings=hotline.settings, ticket=ticket,
                      satisfaction=satisfaction, actor=ACTOR, now=hotline.now)
+        if call is not None:  # the survey result per call, too (shown in /api/calls)
+            call.menu_choice = satisfaction
         speaker.say(response, "follow_up_sorry" if satisfaction == "dissatisfied"
                     else "follow_up_thanks")
         speaker.say(response, "follow_up_goodbye")

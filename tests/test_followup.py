@@ -12,7 +12,7 @@ from ivr import escalation, followup, reports, tickets
 from ivr.app import create_app
 from ivr.callflow import Hotline
 from ivr.scripts import CallScripts
-from models import OutboundJob, SmsMessage, Ticket
+from models import Call, OutboundJob, SmsMessage, Ticket
 
 from .conftest import local
 from .test_tickets import STAFF, SUPERVISOR, T0, bearer, new_ticket, token, tuned  # noqa: F401
@@ -140,11 +140,17 @@ async def test_satisfied_or_neutral_marks_the_ticket_followed_up(supervised, ses
     settings, twilio = supervised
     ticket_id, job = await resolved_complaint(sessions, settings)
     clock.set(T0 + timedelta(hours=5))
-    twiml = await twilio.post(f"/twilio/follow-up-answer?job={job.id}", answer_params(new_sid(), key))
+    sid = new_sid()
+    async with sessions() as session, session.begin():  # the dialer's row for its call
+        session.add(Call(sid=sid, direction="outbound", from_number="+862161234567",
+                         to_number="+8613900000001", started_at=clock(), outbound_job_id=job.id))
+    twiml = await twilio.post(f"/twilio/follow-up-answer?job={job.id}", answer_params(sid, key))
     assert "感谢您的评价" in twiml.spoken
     async with sessions() as session:
         ticket = await session.get(Ticket, ticket_id)
         sms = (await session.scalars(select(SmsMessage))).all()
+        call = await session.scalar(select(Call).where(Call.sid == sid))
+    assert call.menu_choice == satisfaction
     assert (ticket.status, ticket.satisfaction, ticket.escalation_level) == ("followed_up", satisfaction, 1)
     assert ticket.followed_up_at == T0 + timedelta(hours=5)
     assert sms == []
