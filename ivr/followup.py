@@ -4,9 +4,9 @@ Resolving a repair, emergency or complaint schedules one: an `OutboundJob` of ki
 `follow_up` that the dialer places at the first moment inside `IVR_CALLING_HOURS` at
 least `IVR_FOLLOW_UP_DELAY_MINUTES` after resolution, never after 48 hours. The call
 thanks the resident, names the ticket and asks: 1 满意 · 2 基本满意 · 3 不满意. The answer
-is kept on the ticket (and as the call's `menu_choice`); 3 reopens it and escalates it to the supervisor (level 2). A
-follow-up nobody answered (the dialer gave up, or 48 hours passed) becomes a manual task
-for staff, listed on the daily count.
+is kept on the ticket (and as the call's `menu_choice`); 3 reopens it and escalates it to
+the supervisor (level 2). A follow-up nobody answered (the dialer gave up, or 48 hours
+passed) becomes a manual task for staff, listed on the daily count.
 
 `follow_up_status`: `scheduled` → `answered`; or `manual` (staff to call by hand; their
 answer is recorded with `record()`); `cancelled` when the ticket is reopened first.
