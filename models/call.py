@@ -45,7 +45,9 @@ class Call(Base):
         back_populates="call", order_by="Leg.id", lazy="raise"
     )
 
-    __table_args__ = (Index("ix_calls_started_at", "started_at"),)
+    # Covering: the dashboard's figures for a month read this index, not the table.
+    __table_args__ = (Index("ix_calls_started_at", "started_at", "direction", "outcome",
+                            "menu_choice"),)
 
 
 class CallEvent(Base):
@@ -72,7 +74,7 @@ class Leg(Base):
     __tablename__ = "legs"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    call_id: Mapped[int] = mapped_column(ForeignKey("calls.id"), index=True)
+    call_id: Mapped[int] = mapped_column(ForeignKey("calls.id"))
     sid: Mapped[str | None] = mapped_column(String(64), unique=True, default=None)
     staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"), default=None)
     staff_name: Mapped[str] = mapped_column(String(100), default="")
@@ -95,4 +97,10 @@ class Leg(Base):
 
     call: Mapped[Call] = relationship(back_populates="legs", lazy="raise")
 
-    __table_args__ = (Index("ix_legs_created_at", "created_at"),)
+    # Covering indexes: statistics by period, and speed of answer per call, read only these.
+    __table_args__ = (
+        Index("ix_legs_created_at", "created_at", "accepted", "ring_seconds", "staff_name",
+              "phone"),
+        Index("ix_legs_call_id", "call_id", "accepted", "ringing_at", "initiated_at",
+              "answered_at"),
+    )

@@ -42,6 +42,7 @@ class Ticket(Base):
 
     __table_args__ = (
         Index("ix_tickets_created_at", "created_at"),
+        Index("ix_tickets_resolved_at", "resolved_at"),
         Index("ix_tickets_status_due_at", "status", "due_at"),
     )
 
@@ -57,3 +58,6 @@ class TicketHistory(Base):
     actor: Mapped[str] = mapped_column(String(100))
     action: Mapped[str] = mapped_column(String(40))
     detail: Mapped[str] = mapped_column(Text, default="")
+
+    # The satisfaction rate counts answers (action) given in a period (at).
+    __table_args__ = (Index("ix_ticket_history_action_at", "action", "at"),)

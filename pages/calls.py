@@ -126,7 +126,7 @@ async def call_page(request: web.Request) -> web.Response:
             if event.twilio_timestamp else None,
             "received_at": event.received_at.astimezone(settings.tz).isoformat(),
             "sequence": event.sequence_number,
-            "status": params.get("CallStatus") or params.get("DialCallStatus") or "",
+            "status": params.get("DialCallStatus") or params.get("CallStatus") or "",
             "digits": params.get("Digits", ""),
             "call_sid": event.call_sid,
             "params": sorted(params.items()),

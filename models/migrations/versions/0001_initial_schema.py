@@ -103,7 +103,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('calls', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_calls_outbound_job_id'), ['outbound_job_id'], unique=False)
-        batch_op.create_index('ix_calls_started_at', ['started_at'], unique=False)
+        batch_op.create_index('ix_calls_started_at', ['started_at', 'direction', 'outcome', 'menu_choice'], unique=False)
 
     op.create_table('users',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -170,8 +170,8 @@ def upgrade() -> None:
     sa.UniqueConstraint('sid', name=op.f('uq_legs_sid'))
     )
     with op.batch_alter_table('legs', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_legs_call_id'), ['call_id'], unique=False)
-        batch_op.create_index('ix_legs_created_at', ['created_at'], unique=False)
+        batch_op.create_index('ix_legs_call_id', ['call_id', 'accepted', 'ringing_at', 'initiated_at', 'answered_at'], unique=False)
+        batch_op.create_index('ix_legs_created_at', ['created_at', 'accepted', 'ring_seconds', 'staff_name', 'phone'], unique=False)
 
     op.create_table('tickets',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -205,6 +205,7 @@ def upgrade() -> None:
     with op.batch_alter_table('tickets', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_tickets_call_id'), ['call_id'], unique=False)
         batch_op.create_index('ix_tickets_created_at', ['created_at'], unique=False)
+        batch_op.create_index('ix_tickets_resolved_at', ['resolved_at'], unique=False)
         batch_op.create_index('ix_tickets_status_due_at', ['status', 'due_at'], unique=False)
 
     op.create_table('outbound_jobs',
@@ -263,6 +264,7 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id', name=op.f('pk_ticket_history'))
     )
     with op.batch_alter_table('ticket_history', schema=None) as batch_op:
+        batch_op.create_index('ix_ticket_history_action_at', ['action', 'at'], unique=False)
         batch_op.create_index(batch_op.f('ix_ticket_history_ticket_id'), ['ticket_id'], unique=False)
 
     op.create_table('attempts',
@@ -297,6 +299,7 @@ def downgrade() -> None:
     op.drop_table('attempts')
     with op.batch_alter_table('ticket_history', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_ticket_history_ticket_id'))
+        batch_op.drop_index('ix_ticket_history_action_at')
 
     op.drop_table('ticket_history')
     op.drop_table('sms_messages')
@@ -307,13 +310,14 @@ def downgrade() -> None:
     op.drop_table('outbound_jobs')
     with op.batch_alter_table('tickets', schema=None) as batch_op:
         batch_op.drop_index('ix_tickets_status_due_at')
+        batch_op.drop_index('ix_tickets_resolved_at')
         batch_op.drop_index('ix_tickets_created_at')
         batch_op.drop_index(batch_op.f('ix_tickets_call_id'))
 
     op.drop_table('tickets')
     with op.batch_alter_table('legs', schema=None) as batch_op:
         batch_op.drop_index('ix_legs_created_at')
-        batch_op.drop_index(batch_op.f('ix_legs_call_id'))
+        batch_op.drop_index('ix_legs_call_id')
 
     op.drop_table('legs')
     with op.batch_alter_table('login_sessions', schema=None) as batch_op:

@@ -1,0 +1,180 @@
+"""How fast `/api/stats` and the dashboard `/` answer for a month as the call log grows.
+
+For each size (10k, 100k, 1M legs by default) a fresh SQLite database is migrated and
+filled with a year of calls ending now, in time order: about 1.1 legs per inbound call
+(a few hunt to a second phone), 6 staff, realistic ring times, some abandoned calls, a
+ticket for one call in ten (the last fortnight's partly open). Rows are bulk-inserted with sqlite3's executemany in one transaction.
+Then the real application answers, in process: `GET /api/stats` for this month and
+`GET /` (the whole dashboard: today, this week, this month, the charts and the per-staff
+table) as a signed-in supervisor. Each is timed once cold and then `--repeat` times;
+the median is printed. Target: under 1 s at 1M legs. Figures only; not a test.
+
+    .venv/bin/python benchmarks/stats.py
+    .venv/bin/python benchmarks/stats.py --sizes 10000 100000 --repeat 5
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import random
+import sqlite3
+import statistics
+import sys
+import tempfile
+import time
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from aiohttp.test_utils import TestClient, TestServer  # noqa: E402
+
+from ivr.app import create_app  # noqa: E402
+from ivr.config import Settings  # noqa: E402
+from ivr.users import add_user, create_token  # noqa: E402
+from models.db import make_engine, make_sessionmaker, upgrade  # noqa: E402
+
+STAFF = [("王芳", "+8613800000001"), ("李强", "+8613800000002"), ("张敏", "+8613800000003"),
+         ("刘洋", "+8613800000004"), ("陈静", "+8613800000005"), ("赵磊", "+8613800000006")]
+MENU = ["person", "repair", "repair", "complaint", "fees", "inquiry", "emergency"]
+
+
+def stamp(moment: datetime) -> str:
+    """SQLAlchemy's SQLite storage format for our UTC columns."""
+    return moment.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f")
+
+
+def fill(path: Path, *, legs_wanted: int, now: datetime, seed: int = 7) -> dict:
+    rng = random.Random(seed)
+    db = sqlite3.connect(path)
+    db.execute("PRAGMA journal_mode=WAL")
+    db.execute("PRAGMA synchronous=OFF")
+    started = time.perf_counter()
+    with db:
+        db.executemany(
+            "INSERT INTO staff (id, name, phone, department, shifts, position, active, "
+            "escalation_level) VALUES (?, ?, ?, '客服部', '00:00-24:00', ?, 1, 1)",
+            [(i + 1, name, phone, i) for i, (name, phone) in enumerate(STAFF)])
+        calls, legs, tickets = [], [], []
+        call_id = leg_id = 0
+        # Calls in time order, as a live system writes them (ids rise with time).
+        span = 365 * 86400
+        mean_gap = span / (legs_wanted / 1.1)
+        start = now - timedelta(seconds=span)
+        while leg_id < legs_wanted:
+            call_id += 1
+            start += timedelta(seconds=rng.expovariate(1 / mean_gap))
+            choice = rng.choice(MENU)
+            hunt = 2 if rng.random() < 0.1 else 1
+            outcome, answered_by, first_ring = "answered", None, start + timedelta(seconds=25)
+            ring_at = first_ring
+            for attempt in range(1, hunt + 1):
+                leg_id += 1
+                staff = rng.randrange(len(STAFF))
+                answered = attempt == hunt and rng.random() < 0.93
+                ring = min(30, max(1, int(rng.gauss(7, 4)))) if answered else None
+                legs.append((
+                    leg_id, call_id, f"CL{leg_id:032x}", staff + 1, STAFF[staff][0],
+                    STAFF[staff][1], attempt, stamp(ring_at - timedelta(seconds=1)),
+                    stamp(ring_at - timedelta(seconds=1)), stamp(ring_at),
+                    stamp(ring_at + timedelta(seconds=ring)) if answered else None,
+                    int(answered), ring, "completed" if answered else "no-answer",
+                    int(answered)))
+                if answered:
+                    answered_by = staff + 1
+                else:
+                    ring_at += timedelta(seconds=16)
+            if answered_by is None:
+                outcome = "abandoned" if rng.random() < 0.5 else "message"
+            calls.append((
+                call_id, f"CA{call_id:032x}", f"+86139{call_id % 10**8:08d}", stamp(start),
+                stamp(start + timedelta(seconds=120)), choice, outcome, answered_by,
+                stamp(start + timedelta(seconds=20))))
+            if call_id % 10 == 0:
+                tickets.append((call_id // 10, f"{start:%Y%m%d}-{call_id:08d}", call_id,
+                                stamp(start), stamp(start + timedelta(days=1)),
+                                # Older tickets are done; the last fortnight's partly open.
+                                "open" if now - start < timedelta(days=14) and rng.random() < 0.3
+                                else "closed", answered_by))
+        db.executemany(
+            "INSERT INTO calls (id, sid, direction, from_number, to_number, language, status, "
+            "invalid_inputs, empty_inputs, started_at, ended_at, menu_choice, outcome, "
+            "answered_by_staff_id, transfer_requested_at) VALUES (?, ?, 'inbound', ?, "
+            "'+862161234567', 'zh', 'completed', 0, 0, ?, ?, ?, ?, ?, ?)", calls)
+        db.executemany(
+            "INSERT INTO legs (id, call_id, sid, staff_id, staff_name, phone, attempt, created_at, "
+            "initiated_at, ringing_at, answered_at, accepted, ring_seconds, status, bridged) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", legs)
+        db.executemany(
+            "INSERT INTO tickets (id, number, category, call_id, created_at, due_at, status, "
+            "owner_staff_id, description, escalation_level) "
+            "VALUES (?, ?, 'repair', ?, ?, ?, ?, ?, '', 1)", tickets)
+    db.execute("ANALYZE")
+    db.close()
+    return {"calls": call_id, "legs": leg_id, "tickets": len(tickets),
+            "seconds": time.perf_counter() - started}
+
+
+async def timed(client: TestClient, path: str, repeat: int, **kwargs) -> tuple[float, float, int]:
+    async def once() -> tuple[float, int]:
+        t = time.perf_counter()
+        resp = await client.get(path, **kwargs)
+        await resp.read()
+        if resp.status != 200:
+            raise SystemExit(f"{path}: HTTP {resp.status}")
+        return time.perf_counter() - t, resp.status
+    cold, _ = await once()
+    times = [(await once())[0] for _ in range(repeat)]
+    return cold, statistics.median(times), len(times)
+
+
+async def run(size: int, repeat: int, workdir: Path) -> None:
+    path = workdir / f"stats-{size}.db"
+    url = f"sqlite+aiosqlite:///{path}"
+    await upgrade(url)
+    now = datetime.now(timezone.utc)
+    filled = fill(path, legs_wanted=size, now=now)
+    settings = Settings(DATABASE_URL=url, TWILIO_AUTH_TOKEN="bench", PUBLIC_BASE_URL="http://127.0.0.1",
+                        IVR_JOURNAL_DIR=str(workdir / "journal"), _env_file=None)
+    engine = make_engine(url)
+    async with make_sessionmaker(engine)() as session, session.begin():
+        await add_user(session, name="主管", role="supervisor", password="benchmark-pass", now=now)
+        token = await create_token(session, name="主管", now=now)
+    await engine.dispose()
+    local = now.astimezone(settings.tz).date()
+    first = local.replace(day=1)
+    client = TestClient(TestServer(create_app(settings)))
+    await client.start_server()
+    try:
+        resp = await client.post("/login", data={"username": "主管", "password": "benchmark-pass"},
+                                 allow_redirects=False)
+        assert resp.status == 302, resp.status
+        api = await timed(client, f"/api/stats?from={first}&to={local}", repeat,
+                          headers={"Authorization": f"Bearer {token}"})
+        page = await timed(client, "/", repeat)
+    finally:
+        await client.close()
+    print(f"{filled['legs']:>9,} legs {filled['calls']:>9,} calls  (seeded in {filled['seconds']:5.1f} s)"
+          f"  /api/stats month: cold {api[0] * 1000:7.1f} ms, median {api[1] * 1000:7.1f} ms"
+          f"  |  / dashboard: cold {page[0] * 1000:7.1f} ms, median {page[1] * 1000:7.1f} ms"
+          f"  (n={api[2]})", flush=True)
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000, 1_000_000])
+    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--keep", help="directory for the databases (default: a temporary one)")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        workdir = Path(args.keep or tmp)
+        workdir.mkdir(parents=True, exist_ok=True)
+        print(f"SQLite, a year of calls ending now; timings for this month (in process, "
+              f"Python {sys.version.split()[0]})")
+        for size in args.sizes:
+            await run(size, args.repeat, workdir)
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
