@@ -27,7 +27,7 @@ WORDS: dict[str, tuple[str, str]] = {
     "month": ("本月", "This month"),
     "figure": ("指标", "Figure"),
     "target": ("目标", "Target"),
-    "three_ring_rate": ("三声内接听率", "Answered within three rings"),
+    "three_ring_rate": ("三声内接听率", "Three-ring rate"),
     "answered_within_20s_rate": ("20秒内接听率", "Answered within 20 s"),
     "abandon_rate": ("放弃率", "Abandoned"),
     "average_ring_seconds": ("平均响铃时长（秒）", "Average ring time (s)"),

@@ -213,6 +213,7 @@ async def test_login_cookie_logout_and_language(browser, site):
     await page.wait_for_load_state()
     cookie = next(c for c in await context.cookies() if c["name"] == "ivr_session")
     assert cookie["httpOnly"] and cookie["sameSite"] == "Lax"
+    assert cookie["secure"]  # PUBLIC_BASE_URL is https
     await page.click("a.lang")
     assert (await page.inner_text("h1")).startswith("Dashboard")
     await page.click("header button.link")  # sign out
@@ -235,4 +236,54 @@ async def test_staff_screen_for_the_call_in_hand(browser, site):
     await page.wait_for_load_state()
     assert "已创建工单 20261123-" in await page.inner_text("main")
     assert "厨房水管漏水" in await page.inner_text("table.tickets")
+    await context.close()
+
+
+async def test_admin_adds_a_staff_user_who_then_signs_in(browser, site):
+    server, seeded = site
+    context, page = await logged_in(browser, server, "管理员", "admin-pass-1")
+    await page.goto(url(server, "/admin"))
+    await page.fill("#user-form input[name=name]", "新同事")
+    await page.select_option("#user-form select[name=role]", "staff")
+    await page.select_option("#user-form select[name=staff_id]", str(seeded.staff["李强"].id))
+    await page.fill("#user-form input[name=password]", "short")
+    await page.click("#user-form button")
+    await page.wait_for_load_state()
+    assert "密码至少 8 位" in await page.inner_text(".alert")
+    await page.fill("#user-form input[name=name]", "新同事")
+    await page.select_option("#user-form select[name=role]", "staff")
+    await page.select_option("#user-form select[name=staff_id]", str(seeded.staff["李强"].id))
+    await page.fill("#user-form input[name=password]", "long-enough-1")
+    await page.click("#user-form button")
+    await page.wait_for_load_state()
+    assert "新同事" in await page.inner_text("#users")
+    # A supervisor may not manage users.
+    other, sup = await logged_in(browser, server, "主管", "supervisor-pass")
+    assert (await sup.goto(url(server, "/admin"))).status == 403
+    await other.close()
+    await context.close()
+    context, page = await logged_in(browser, server, "新同事", "long-enough-1")
+    assert "我的工作" in await page.inner_text("h1")
+    assert await page.inner_text('td[data-figure="offered"][data-period="month"]') == "3"  # hunt, early, live
+    await context.close()
+
+
+async def test_repeated_wrong_passwords_lock_the_name_for_a_while(browser, site, settings, clock):
+    server, _ = site
+    context = await browser.new_context()
+    login = url(server, "/login")
+    for _ in range(settings.login_max_failures):
+        response = await context.request.post(login, form={"username": "主管", "password": "guess"},
+                                              max_redirects=0)
+        assert response.status == 401
+    # Now even the right password is refused, and says why.
+    response = await context.request.post(login, form={"username": "主管",
+                                                       "password": "supervisor-pass"},
+                                          max_redirects=0)
+    assert response.status == 429 and "登录失败次数过多" in await response.text()
+    clock.advance(settings.login_lock_minutes * 60 + 1)
+    response = await context.request.post(login, form={"username": "主管",
+                                                       "password": "supervisor-pass"},
+                                          max_redirects=0)
+    assert response.status == 302 and response.headers["location"] == "/"
     await context.close()
