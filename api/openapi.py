@@ -146,6 +146,19 @@ DOCUMENT = {
             "responses": {"200": _json({"type": "object", "required": ["tickets"], "properties": {
                 "tickets": {"type": "array", "items": TICKET}}}, "the tickets"),
                 "400": BAD, "401": UNAUTHORISED},
+        }, "post": {
+            "summary": "Open a ticket (owner by 首问负责制 unless owner_phone is given)",
+            "requestBody": {"required": True, "content": {"application/json": {"schema": {
+                "type": "object", "required": ["category"], "properties": {
+                    "category": {"type": "string", "enum": CATEGORIES},
+                    "description": {"type": "string"},
+                    "resident_phone": {"type": "string"},
+                    "call_sid": {"type": "string"},
+                    "department": {"type": "string"},
+                    "owner_phone": {"type": "string"},
+                }}}}},
+            "responses": {"201": _json(TICKET, "the new ticket"), "400": BAD,
+                          "401": UNAUTHORISED, "403": _json(ERROR, "role may not open tickets")},
         }},
         "/api/tickets/{id}/resolve": {"post": {
             "summary": "Mark a ticket resolved and schedule its follow-up call",

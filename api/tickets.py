@@ -17,6 +17,7 @@ from sqlalchemy import select
 from ivr import followup, tickets
 from ivr.phones import InvalidPhone, normalise
 from ivr.resources import CLOCK, SESSIONS, SETTINGS
+from ivr.sessions import audit
 from models import Call, Resident, Staff, Ticket
 
 from .auth import api_user, bad_request, date_range
@@ -87,12 +88,14 @@ async def list_tickets(request: web.Request) -> web.Response:
     start, end = date_range(request)
     status = request.query.get("status") or None
     settings = request.app[SETTINGS]
-    async with request.app[SESSIONS]() as session:
+    async with request.app[SESSIONS]() as session, session.begin():
         try:
             rows = await tickets.list_tickets(session, settings=settings, start=start, end=end,
                                               status=status, owner_staff_id=own_only(user))
         except tickets.TicketError as exc:
             raise error(web.HTTPBadRequest, str(exc)) from None
+        audit(session, now=request.app[CLOCK](), user_name=user.name, action="ticket_read",
+              subject=" ".join(t["number"] for t in rows)[:2000] or "(none)")
     return web.json_response({"tickets": rows})
 
 

@@ -333,3 +333,20 @@ async def test_staff_see_and_resolve_only_their_own_tickets(client, seed, sessio
     assert allowed.status == 200 and (await allowed.json())["status"] == "resolved"
     async with sessions() as session:
         assert (await session.get(Ticket, li)).status == "open"
+
+
+async def test_reading_tickets_through_the_api_is_audited(client, sessions, clock):
+    from ivr.resources import SETTINGS
+    from models import AuditEntry
+
+    async with sessions() as session, session.begin():
+        await add_user(session, name="质检", role="supervisor", password="pw-123456", now=clock())
+        token = await create_token(session, name="质检", now=clock())
+        await tickets.create_ticket(session, settings=client.server.app[SETTINGS], now=clock(),
+                                    category="complaint", actor="test")
+    resp = await client.get("/api/tickets?from=2026-11-23&to=2026-11-23",
+                            headers={"Authorization": f"Bearer {token}"})
+    assert resp.status == 200
+    async with sessions() as session:
+        entries = (await session.scalars(select(AuditEntry).where(AuditEntry.action == "ticket_read"))).all()
+    assert [(e.user_name, e.subject) for e in entries] == [("质检", "20261123-0001")]
