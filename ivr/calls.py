@@ -11,6 +11,8 @@ from datetime import datetime, timedelta
 from typing import Mapping
 
 from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -77,7 +79,7 @@ async def record_event(session: AsyncSession, *, call_sid: str, kind: str,
                        form: Mapping[str, str], now: datetime,
                        dedupe_key: str | None = None, response: str | None = None) -> bool:
     """Store one webhook or callback. False if an event with this key was already stored."""
-    event = CallEvent(
+    values = dict(
         call_sid=call_sid,
         kind=kind,
         dedupe_key=dedupe_key,
@@ -88,14 +90,13 @@ async def record_event(session: AsyncSession, *, call_sid: str, kind: str,
         response=response,
     )
     if dedupe_key is None:
-        session.add(event)
+        session.add(CallEvent(**values))
         return True
-    try:
-        async with session.begin_nested():
-            session.add(event)
-    except IntegrityError:
-        return False
-    return True
+    # One statement, where a savepoint around the insert took three round trips.
+    insert = sqlite_insert if session.bind.dialect.name == "sqlite" else postgresql_insert
+    result = await session.execute(
+        insert(CallEvent).values(**values).on_conflict_do_nothing(index_elements=["dedupe_key"]))
+    return result.rowcount == 1
 
 
 def is_newer(sequence: int | None, current: int | None) -> bool:

@@ -63,7 +63,8 @@ class Journal:
 
     async def append(self, entry: Entry) -> None:
         async with self._lock:
-            self._write(entry)
+            # fsync takes milliseconds: in a thread, so the other webhooks go on meanwhile.
+            await asyncio.to_thread(self._write, entry)
 
     def _write(self, entry: Entry) -> None:
         self._file.seek(0, os.SEEK_END)
