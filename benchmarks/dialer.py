@@ -134,10 +134,14 @@ async def run(args) -> None:
     stop = asyncio.Event()
     cpu0, wall0 = time.process_time(), time.monotonic()
     task = asyncio.create_task(dialer.run(stop))
-    await asyncio.sleep(args.seconds)
-    async with ClientSession() as http:  # the count at the end of the window
-        async with http.get(f"http://127.0.0.1:{port}/_stats") as resp:
-            in_window = (await resp.json())["creates"]
+    steps, previous = [], 0
+    async with ClientSession() as http:
+        for _ in range(max(1, round(args.seconds / 10))):  # the rate in each 10 s
+            await asyncio.sleep(args.seconds / max(1, round(args.seconds / 10)))
+            async with http.get(f"http://127.0.0.1:{port}/_stats") as resp:
+                in_window = (await resp.json())["creates"]
+            steps.append(in_window - previous)
+            previous = in_window
     wall, cpu = time.monotonic() - wall0, time.process_time() - cpu0
     stop.set()
     await task
@@ -160,6 +164,7 @@ async def run(args) -> None:
           f"in-flight ones finished; recorded with a CallSid: {placed:,}")
     print(f"achieved rate: {rate:.2f} calls/s; drift from {args.cps:g}: "
           f"{rate - args.cps:+.2f} calls/s ({(rate - args.cps) / args.cps * 100:+.2f}%)")
+    print("calls per 10 s: " + " ".join(str(n) for n in steps))
     print(f"duplicates: {stats['duplicates']} (same number called twice); "
           f"jobs with more than one attempt: {per_job}")
     print(f"dialer CPU: {cpu:.1f} s = {cpu / max(1, in_window) * 1000:.2f} CPU s per 1,000 calls")

@@ -129,9 +129,14 @@ async def queue_callback(session: AsyncSession, *, settings: Settings, now: date
     waits for office hours like every callback)."""
     existing = await session.scalar(select(OutboundJob).where(
         OutboundJob.ticket_id == ticket.id, OutboundJob.kind == "callback"))
-    if existing is not None or not ticket.resident_phone:
+    phone = ticket.resident_phone
+    if phone and phone == settings.hotline_number and ticket.call_id is not None:
+        # a message left on one of our own outbound calls: the resident is the callee
+        call = await session.get(Call, ticket.call_id)
+        phone = call.to_number if call is not None and call.direction == "outbound" else None
+    if existing is not None or not phone:
         return existing
-    job = await queue_job(session, kind="callback", phone=ticket.resident_phone, now=now,
+    job = await queue_job(session, kind="callback", phone=phone, now=now,
                           resident_id=ticket.resident_id, ticket_id=ticket.id)
     session.add(TicketHistory(ticket_id=ticket.id, at=now, actor="dialer",
                               action="callback_queued",
@@ -262,9 +267,13 @@ async def claim(session: AsyncSession, *, settings: Settings, now: datetime, lim
     query = (select(OutboundJob)
              .where(OutboundJob.state == "queued", OutboundJob.next_attempt_at <= now,
                     OutboundJob.kind.in_(kinds))
-             .order_by(OutboundJob.next_attempt_at, OutboundJob.id)
+             .order_by(OutboundJob.next_attempt_at)  # the (state, next_attempt_at) index
              .limit(limit))
     jobs = list((await session.scalars(await _lock(query, session))).all())
+    residents = {job.resident_id for job in jobs if job.kind == "fee_reminder" and job.resident_id}
+    if residents:  # into the identity map at once: `prepare` re-reads each from there
+        await session.execute(select(Resident).where(Resident.id.in_(residents))
+                              .execution_options(populate_existing=True))
     taken: list[tuple[OutboundJob, Attempt]] = []
     for job in jobs:
         target = await prepare(session, job, settings=settings, now=now)
@@ -607,6 +616,11 @@ async def background(app):
     from . import sms
     from .resources import CLOCK, SESSIONS, SETTINGS, TWILIO
 
+    missing = twilio_rest.missing_settings(app[SETTINGS])
+    if missing:  # e.g. `make run` on a laptop: the hotline works, nothing is dialled
+        log.warning("outbound dialer and SMS sender not started: %s not set", ", ".join(missing))
+        yield
+        return
     dialer = Dialer(settings=app[SETTINGS], sessions=app[SESSIONS], client=app[TWILIO],
                     clock=app[CLOCK])
     sender = sms.Sender(settings=app[SETTINGS], sessions=app[SESSIONS], client=app[TWILIO],

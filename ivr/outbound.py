@@ -319,7 +319,9 @@ async def settle_attempt(session: AsyncSession, *, settings: Settings, job: Outb
         await finish_job(session, job, state="exhausted", outcome="exhausted", now=now,
                          detail=f"（共 {counted} 次）")
         return
-    minutes = STAFF_RETRY_MINUTES if result == STAFF_MISS else settings.dialer_retry_minutes
+    minutes = settings.dialer_retry_minutes
+    if result == STAFF_MISS or job.kind == "escalation":  # someone else, or an emergency
+        minutes = min(minutes, STAFF_RETRY_MINUTES)
     job.state, job.outcome, job.updated_at = "queued", result, now
     job.next_attempt_at = now + timedelta(minutes=minutes)
 

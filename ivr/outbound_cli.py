@@ -21,11 +21,7 @@ class OutboundCommandError(Exception):
 
 
 def require_twilio(settings: Settings) -> None:
-    missing = [name for name, value in (("TWILIO_ACCOUNT_SID", settings.twilio_account_sid),
-                                        ("TWILIO_AUTH_TOKEN", settings.twilio_auth_token),
-                                        ("HOTLINE_NUMBER", settings.hotline_number),
-                                        ("PUBLIC_BASE_URL", settings.public_base_url))
-               if not value]
+    missing = twilio_rest.missing_settings(settings)
     if missing:
         raise OutboundCommandError(f"cannot place calls or send SMS: {', '.join(missing)} not set")
 

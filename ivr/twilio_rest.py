@@ -30,6 +30,14 @@ PERMANENT_CODES = {13223, 13224, 13225, 13226, 21211, 21212, 21214, 21215, 21216
 Failure = Literal["transient", "ambiguous", "permanent"]
 
 
+def missing_settings(settings: Settings) -> list[str]:
+    """What outbound calls and SMS need and is not set."""
+    return [name for name, value in (("TWILIO_ACCOUNT_SID", settings.twilio_account_sid),
+                                     ("TWILIO_AUTH_TOKEN", settings.twilio_auth_token),
+                                     ("HOTLINE_NUMBER", settings.hotline_number),
+                                     ("PUBLIC_BASE_URL", settings.public_base_url)) if not value]
+
+
 def make_client(settings: Settings) -> Client:
     """A client on `TWILIO_API_BASE_URL`. Call only inside a running event loop.
 
@@ -52,6 +60,9 @@ async def close(client: Client) -> None:
 
 async def rest_client(app: web.Application):
     """cleanup_ctx: `app[TWILIO]` for the life of the server."""
+    if missing_settings(app[SETTINGS]):  # no dialling without credentials (dialer.background says so)
+        yield
+        return
     client = make_client(app[SETTINGS])
     app[TWILIO] = client
     yield
@@ -61,13 +72,14 @@ async def rest_client(app: web.Application):
 def classify(exc: BaseException) -> Failure:
     """What a failed create means for retrying it.
 
-    transient: Twilio certainly did not act (429, or no connection was made): retry later.
+    transient: Twilio certainly did not act (429, 401/403 bad credentials, or no
+    connection was made): retry later, the job is not to blame.
     ambiguous: Twilio may have acted (5xx, a timeout, a connection cut after sending):
     look the call up before retrying, so it is never placed twice.
     permanent: a 4xx that will never succeed (an invalid number): record it, stop.
     """
     if isinstance(exc, TwilioRestException):
-        if exc.status == 429:
+        if exc.status in (401, 403, 429):  # rate, or our credentials: no call's fault
             return "transient"
         if exc.status >= 500:
             return "ambiguous"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 
 from sqlalchemy import func, select
 
@@ -319,3 +319,59 @@ async def test_the_server_runs_the_dialer_unless_told_not_to(aiohttp_client, out
         await asyncio.sleep(0.05)
     assert [r.form["To"] for r in fake_twilio.creates()] == ["+8613700000001"]
     await server.close()                              # the loop stops with the server
+
+
+async def test_a_call_whose_end_never_reached_us_is_settled_from_twilio(outbound, seed):
+    await seed.residents([LI])
+    await start_campaign(outbound)
+    dialer = outbound.dialer()
+    await dialer.run_once()
+    [sid] = outbound.fake.calls
+    outbound.fake.calls[sid]["status"] = "no-answer"    # Twilio knows; its callbacks were lost
+    outbound.clock.advance(outbound.settings.dialer_stale_call_minutes * 60 + 60)
+    await dialer.run_once()
+    assert any(r.method == "GET" and r.path.endswith(f"/Calls/{sid}.json")
+               for r in outbound.fake.requests)
+    [attempt] = await attempts(outbound)
+    assert attempt.result == "no-answer" and attempt.state == "done"
+    outbound.clock.advance(outbound.settings.dialer_retry_minutes * 60)
+    assert await dialer.run_once() == 1                  # and it is tried again
+
+
+async def test_ivr_dialer_runs_alone_until_sigterm(outbound, tmp_path):
+    import os
+    import signal
+    import sys
+
+    async with outbound.sessions() as session, session.begin():
+        await dialing.queue_job(session, kind="escalation", phone="+8613700000001",
+                                now=datetime.now(timezone.utc))
+    s = outbound.settings
+    env = {**os.environ, "DATABASE_URL": s.database_url, "TWILIO_ACCOUNT_SID": s.twilio_account_sid,
+           "TWILIO_AUTH_TOKEN": s.twilio_auth_token, "TWILIO_API_BASE_URL": outbound.fake.url,
+           "PUBLIC_BASE_URL": s.public_base_url, "HOTLINE_NUMBER": s.hotline_number,
+           "IVR_DIALER_POLL_SECONDS": "0.1"}
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "ivr.cli", "dialer", env=env, cwd=tmp_path,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    try:
+        for _ in range(300):
+            if outbound.fake.creates():
+                break
+            await asyncio.sleep(0.05)
+        assert [r.form["To"] for r in outbound.fake.creates()] == ["+8613700000001"]
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        out, err = await asyncio.wait_for(proc.communicate(), 30)
+    assert proc.returncode == 0, err.decode()
+    assert "1 calls placed" in out.decode()
+
+
+async def test_without_twilio_credentials_the_server_runs_and_dials_nothing(aiohttp_client,
+                                                                             settings, clock):
+    from ivr.app import create_app
+
+    bare = settings.model_copy(update={"twilio_account_sid": ""})
+    server = await aiohttp_client(create_app(bare, clock=clock, run_dialer=True))
+    assert (await server.get("/healthz")).status == 200
+    await server.close()

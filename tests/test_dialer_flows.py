@@ -220,3 +220,21 @@ async def test_a_follow_up_never_answered_becomes_a_manual_task(outbound, seed):
         job = await session.scalar(select(OutboundJob))
     assert job.state == "exhausted"
     assert ticket.follow_up_status == "manual"
+
+
+async def test_a_message_left_on_a_reminder_call_is_called_back_to_the_resident(outbound, seed):
+    await seed.residents([LI])
+    await start_campaign(outbound)
+    dialer = outbound.dialer()
+    await dialer.run_once()
+    [call] = outbound.calls()
+    twiml = await call.answer(outbound.clock())
+    nobody = await outbound.twilio.follow(twiml.find("Gather").get("action"), call.params(Digits="0"))
+    record = nobody.find("Record")                   # nobody on duty: leave a message
+    assert record is not None
+    await outbound.twilio.follow(record.get("action"), call.params(
+        RecordingUrl="https://api.twilio.com/rec/RE2", RecordingDuration="9"))
+    await dialer.run_once()
+    async with outbound.sessions() as session:
+        job = await session.scalar(select(OutboundJob).where(OutboundJob.kind == "callback"))
+    assert job is not None and job.phone == "+8613900000001"   # not our own hotline
