@@ -305,7 +305,7 @@ def call_params(settings: Settings, claimed: Claimed) -> dict:
         from_=settings.hotline_number,
         url=settings.public_url(f"/twilio/outbound{query}"),
         method="POST",
-        status_callback=settings.public_url(f"/twilio/outbound-status{query}"),
+        status_callback=settings.public_url(f"/twilio/status{query}"),  # CONTRACT.md
         status_callback_method="POST",
         status_callback_event=["initiated", "ringing", "answered", "completed"],
         machine_detection="DetectMessageEnd" if claimed.kind == "fee_reminder" else "Enable",

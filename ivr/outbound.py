@@ -259,7 +259,7 @@ async def dial_result(session: AsyncSession, hotline: "Hotline", *, query: Mappi
 
 async def status(session: AsyncSession, hotline: "Hotline", *, query: Mapping[str, str],
                  form: Mapping[str, str]) -> None:
-    """`POST /twilio/outbound-status?job=&n=`: progress of a call the dialer placed."""
+    """`POST /twilio/status?job=&n=`: progress of a call the dialer placed."""
     job, attempt = await find(session, query)
     if job is None:
         return

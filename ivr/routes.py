@@ -40,7 +40,6 @@ def setup_routes(app: web.Application) -> None:
     app.router.add_post("/twilio/outbound-key", outbound.key)
     app.router.add_post("/twilio/outbound-greet", outbound.greet)
     app.router.add_post("/twilio/outbound-dial", outbound.dial_result)
-    app.router.add_post("/twilio/outbound-status", outbound.status)
 
     # Supervisors' tools.
     app.router.add_get("/api/calls", api.calls.calls)
@@ -59,6 +58,7 @@ def setup_routes(app: web.Application) -> None:
     app.router.add_get("/calls", pages.calls.call_log)
     app.router.add_get("/calls/{sid}", pages.calls.call_page)
     app.router.add_get(r"/exports/{what}.{fmt:csv|xlsx}", pages.calls.export)
+    app.router.add_get(r"/reports/monthly.{fmt:csv|xlsx}", pages.calls.monthly_report)
     app.router.add_get("/tickets", pages.tickets.ticket_list)
     app.router.add_get(r"/tickets/{id:\d+}", pages.tickets.ticket_page)
     app.router.add_post(r"/tickets/{id:\d+}/{action}", pages.tickets.ticket_change)

@@ -57,7 +57,7 @@ async def test_a_reminder_is_placed_with_absolute_urls_every_event_and_amd(outbo
     job = (await jobs(outbound))[0]
     assert form["To"] == "+8613900000001" and form["From"] == HOTLINE
     assert form["Url"] == f"https://hotline.example.com/twilio/outbound?job={job.id}&n=1"
-    assert form["StatusCallback"] == f"https://hotline.example.com/twilio/outbound-status?job={job.id}&n=1"
+    assert form["StatusCallback"] == f"https://hotline.example.com/twilio/status?job={job.id}&n=1"
     assert create.lists["StatusCallbackEvent"] == ["initiated", "ringing", "answered", "completed"]
     assert form["MachineDetection"] == "DetectMessageEnd"
     [attempt] = await attempts(outbound)

@@ -1,4 +1,8 @@
-"""Handlers for the calls the dialer places (`?job=ID&n=ATTEMPT` on every URL)."""
+"""Handlers for the calls the dialer places (`?job=ID&n=ATTEMPT` on every URL).
+
+Their status callbacks come to `/twilio/status?job=…` (the contract's URL for every
+outbound call), which hands them to `ivr.outbound.status`.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +15,6 @@ from ivr import outbound
 from ivr.callflow import Hotline
 
 from .twiml import twiml_webhook
-from .voice import callback_key
 
 Fields = Mapping[str, str]
 
@@ -51,13 +54,7 @@ async def _dial_result(session, hotline, query, form):
     return await outbound.dial_result(session, hotline, query=query, form=form)
 
 
-async def _status(session, hotline, query, form):
-    await outbound.status(session, hotline, query=query, form=form)
-    return None
-
-
 answer = twiml_webhook(_answer, fallback=hang_up, on_error=hang_up)
 key = twiml_webhook(_key, fallback=hang_up, on_error=hang_up)
 greet = twiml_webhook(_greet, fallback=greeting_only, on_error=greeting_only)
 dial_result = twiml_webhook(_dial_result, fallback=hang_up, on_error=hang_up)
-status = twiml_webhook(_status, dedupe=callback_key, fallback=nothing, on_error=nothing)

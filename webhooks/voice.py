@@ -82,6 +82,11 @@ async def _message(session, hotline, query, form):
 
 
 async def _status(session, hotline, query, form):
+    if query.get("job"):  # a call the dialer placed: `?job=ID&n=ATTEMPT` (ivr/outbound.py)
+        from ivr import outbound
+
+        await outbound.status(session, hotline, query=query, form=form)
+        return None
     await transfer.call_status(session, hotline, form=form)
     return None
 
