@@ -377,7 +377,7 @@ class Dialer:
     clock: Clock
     name: str = field(default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}:{id(object())}")
     pacer: Pacer | None = None
-    waiting: int = 0  # claimed here, not yet started (arrears were read less than ~1 s ago)
+    waiting: int = 0  # claimed here, not yet started (their arrears were read ≤ ~2 s ago)
     placed: int = 0
 
     def __post_init__(self) -> None:
@@ -422,6 +422,7 @@ class Dialer:
                     return
                 if failure == "ambiguous":
                     await self.mark(claimed, state="unknown", error=error)
+                    await asyncio.sleep(delay)  # let a create still in Twilio's hands land
                     found = await self.reconcile_attempt(claimed.attempt_id, requeue=False)
                     if found is not False:  # adopted, or undecidable: never call twice
                         return
@@ -474,6 +475,13 @@ class Dialer:
             attempt.state, attempt.result = "done", outcome
             attempt.error, attempt.finished_at = twilio_rest.describe(exc), now
             job.last_error = attempt.error
+            if job.kind == "callback":  # a staff phone is wrong: the next person on duty
+                log.error("dialer: staff phone %s cannot be called: %s", mask(attempt.phone),
+                          attempt.error)
+                attempt.result = STAFF_MISS
+                job.state, job.updated_at = "queued", now
+                job.next_attempt_at = now + timedelta(minutes=STAFF_RETRY_MINUTES)
+                return
             await finish_job(session, job, state="failed", outcome=outcome, now=now,
                              detail=attempt.error or "")
 

@@ -124,6 +124,7 @@ class Sender:
                     await self.finish(taken.id, status="failed", error=error)
                     return
                 if failure == "ambiguous":
+                    await asyncio.sleep(delay)  # let a create still in Twilio's hands land
                     found = await self.look_up(taken)
                     if found is not False:
                         return

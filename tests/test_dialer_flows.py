@@ -238,3 +238,17 @@ async def test_a_message_left_on_a_reminder_call_is_called_back_to_the_resident(
     async with outbound.sessions() as session:
         job = await session.scalar(select(OutboundJob).where(OutboundJob.kind == "callback"))
     assert job is not None and job.phone == "+8613900000001"   # not our own hotline
+
+
+async def test_a_wrong_staff_phone_does_not_lose_the_callback(outbound, seed):
+    await seed.residents([LI])
+    await seed.staff(STAFF)
+    outbound.fake.invalid_numbers.add("+8613800000001")
+    await inbound_message_at(outbound, local(2026, 11, 24, 9, 0))
+    dialer = outbound.dialer()
+    await dialer.run_once()
+    job = await one_job(outbound)
+    assert job.state == "queued"                       # not failed: the resident is fine
+    outbound.clock.advance(dialing.STAFF_RETRY_MINUTES * 60)
+    await dialer.run_once()
+    assert outbound.calls()[-1].call["to"] == "+8613800000002"
