@@ -8,7 +8,7 @@ from urllib.parse import quote, urlencode
 from aiohttp import web
 from sqlalchemy import select
 
-from ivr import exports
+from ivr import exports, reports
 from ivr.calllog import CallFilter, search_calls, timeline
 from ivr.resources import CLOCK, SESSIONS, SETTINGS
 from models import Call, Leg, Staff
@@ -167,3 +167,28 @@ async def export(request: web.Request) -> web.Response:
                                f"filename*=UTF-8''{quote(name)}",
         "Cache-Control": "no-store",
     })
+
+
+@page(*MANAGERS)
+async def monthly_report(request: web.Request) -> web.Response:
+    """`/reports/monthly.{fmt}?month=YYYY-MM`: the monthly complaint analysis (issue 4's
+    report) for the quality department, as a download."""
+    settings = request.app[SETTINGS]
+    fmt = request.match_info["fmt"]
+    now = request.app[CLOCK]()
+    month = request.query.get("month") or now.astimezone(settings.tz).strftime("%Y-%m")
+    async with request.app[SESSIONS]() as session:
+        try:
+            report = await reports.monthly(session, settings=settings, month=month, now=now)
+        except reports.ReportError as exc:
+            raise web.HTTPBadRequest(text=str(exc)) from None
+    if fmt == "csv":
+        body, mime = reports.monthly_csv(report), "text/csv; charset=utf-8"
+    else:
+        body = reports.monthly_xlsx(report)
+        mime = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    name = f"月度投诉分析_{month}.{fmt}"
+    return web.Response(body=body, headers={
+        "Content-Type": mime, "Cache-Control": "no-store",
+        "Content-Disposition": f"attachment; filename=\"monthly_{month}.{fmt}\"; "
+                               f"filename*=UTF-8''{quote(name)}"})

@@ -87,6 +87,7 @@ WORDS: dict[str, tuple[str, str]] = {
     "exports": ("导出", "Exports"),
     "reception_record": ("电话接待记录本", "Telephone reception record"),
     "call_log_export": ("通话记录", "Call log"),
+    "monthly_report": ("月度投诉分析", "Monthly complaint analysis"),
     # call log
     "filters": ("筛选", "Filters"), "from": ("从", "From"), "to": ("至", "To"),
     "menu_choice": ("菜单选择", "Menu choice"), "outcome": ("结果", "Outcome"),

@@ -151,6 +151,12 @@ async def test_exports_download_and_open(browser, site):
     assert hunt[RECEPTION_COLUMNS.index("三声内接听")] == "否"
     assert hunt[RECEPTION_COLUMNS.index("业主姓名")] == "陈静"
     assert hunt[RECEPTION_COLUMNS.index("工单号")].startswith("20261123-")
+
+    # The monthly complaint analysis for the quality department opens too.
+    async with page.expect_download() as info:
+        await page.click("#report-monthly-xlsx")
+    book = load_workbook(io.BytesIO((await (await info.value).path()).read_bytes()))
+    assert book.sheetnames[0] == "汇总"
     await context.close()
 
 
