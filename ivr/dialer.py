@@ -321,17 +321,24 @@ class Pacer:
         self.interval = 1.0 / rate
         self.monotonic = monotonic
         self.next_slot = 0.0
+        self.hold_until = 0.0
 
     async def wait(self) -> None:
-        now = self.monotonic()
-        slot = max(self.next_slot, now)
-        self.next_slot = slot + self.interval
-        if slot > now:
-            await asyncio.sleep(slot - now)
+        while True:
+            now = self.monotonic()
+            slot = max(self.next_slot, now)
+            self.next_slot = slot + self.interval
+            if slot > now:
+                await asyncio.sleep(slot - now)
+            if self.monotonic() >= self.hold_until:
+                return
+            # a back-off began while we waited for our slot: take a new one after it
 
     def back_off(self, seconds: float) -> None:
-        """Twilio said 429: nobody starts before `seconds` from now."""
-        self.next_slot = max(self.next_slot, self.monotonic() + seconds)
+        """Twilio said 429: nobody starts before `seconds` from now, not even those
+        already holding a slot."""
+        self.hold_until = max(self.hold_until, self.monotonic() + seconds)
+        self.next_slot = max(self.next_slot, self.hold_until)
 
 
 async def record_placed(session: AsyncSession, *, settings: Settings, attempt: Attempt,

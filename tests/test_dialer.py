@@ -375,3 +375,13 @@ async def test_without_twilio_credentials_the_server_runs_and_dials_nothing(aioh
     server = await aiohttp_client(create_app(bare, clock=clock, run_dialer=True))
     assert (await server.get("/healthz")).status == 200
     await server.close()
+
+
+async def test_a_429_holds_back_every_call_not_only_the_refused_one(outbound):
+    await queue_reminders(outbound, 4)
+    outbound.fake.fail_next(1, status=429, code=20429, message="Too Many Requests")
+    await outbound.dialer(dialer_backoff_seconds=0.3).run_once()
+    creates = outbound.fake.creates()
+    assert [r.status for r in creates] == [429, 201, 201, 201, 201]
+    refused = creates[0].at
+    assert all(r.at - refused >= 0.25 for r in creates[1:])   # nobody within the back-off
