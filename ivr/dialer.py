@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Callable
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from twilio.rest import Client
 
@@ -58,6 +58,7 @@ DONE_RESULTS = {"reached", "message_left"}
 # A callback where no staff member took the call is not the resident's attempt.
 STAFF_MISS = "staff_unavailable"
 STAFF_RETRY_MINUTES = 5
+CALLBACK_LOCK_KEY = 0x1B_CA_11_BA  # pg advisory lock: queueing callback jobs
 
 
 # --- windows ---------------------------------------------------------------------------
@@ -149,6 +150,11 @@ async def queue_callbacks(session: AsyncSession, *, settings: Settings, now: dat
     """Every open callback ticket (message, missed or abandoned call) of the last day
     that has no callback job yet gets one. Done by the dialer, not at ticket creation,
     so tickets from any path (a replayed journal too) are called back."""
+    if (await session.connection()).dialect.name == "postgresql":
+        # one dialer at a time (SQLite's write lock does this there); the others skip a pass
+        if not await session.scalar(text("SELECT pg_try_advisory_xact_lock(:key)"),
+                                    {"key": CALLBACK_LOCK_KEY}):
+            return []
     has_job = select(OutboundJob.id).where(OutboundJob.ticket_id == Ticket.id,
                                            OutboundJob.kind == "callback").exists()
     rows = (await session.scalars(select(Ticket).where(

@@ -3,13 +3,15 @@ a staff phone, emergency escalations and follow-up surveys."""
 
 from __future__ import annotations
 
-from sqlalchemy import select
+import asyncio
+
+from sqlalchemy import func, select
 
 from ivr import campaigns, dialer as dialing, tickets
 from models import Attempt, OutboundJob, Ticket, TicketHistory
 
 from .conftest import local
-from .fake_twilio import fake_twilio, outbound, outbound_settings  # noqa: F401
+from .fake_twilio import fake_twilio, outbound, outbound_settings, second_sessions  # noqa: F401
 from .twilio_client import Caller, HOTLINE, new_sid, rfc2822
 
 LI = ("李阿姨", "13900000001", "3栋2单元501", "1280.50")
@@ -252,3 +254,15 @@ async def test_a_wrong_staff_phone_does_not_lose_the_callback(outbound, seed):
     outbound.clock.advance(dialing.STAFF_RETRY_MINUTES * 60)
     await dialer.run_once()
     assert outbound.calls()[-1].call["to"] == "+8613800000002"
+
+
+async def test_two_dialers_give_a_callback_ticket_one_job_and_one_call(outbound, seed, second_sessions):
+    await seed.residents([LI])
+    await seed.staff(STAFF)
+    await inbound_message_at(outbound, local(2026, 11, 24, 9, 0))
+    one, two = outbound.dialer(), outbound.dialer(sessions=second_sessions)
+    for _ in range(3):
+        await asyncio.gather(one.run_once(), two.run_once())
+    async with outbound.sessions() as session:
+        assert await session.scalar(select(func.count()).select_from(OutboundJob)) == 1
+    assert len(outbound.fake.creates()) == 1
