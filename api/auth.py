@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import date, datetime, time, timedelta
 
 from aiohttp import web
@@ -27,6 +28,11 @@ async def api_user(request: web.Request) -> User:
                                    content_type="application/json",
                                    headers={"WWW-Authenticate": "Bearer"})
     return user
+
+
+def forbidden(message: str) -> web.HTTPForbidden:
+    return web.HTTPForbidden(text=json.dumps({"error": message}, ensure_ascii=False),
+                             content_type="application/json")
 
 
 def bad_request(message: str) -> web.HTTPBadRequest:

@@ -7,20 +7,28 @@ from aiohttp import web
 from ivr import calllog, stats
 from ivr.resources import SESSIONS, SETTINGS
 
-from .auth import api_user, date_range
+from .auth import api_user, date_range, forbidden
+
+SUPERVISORS = ("supervisor", "admin")
 
 
 async def calls(request: web.Request) -> web.Response:
-    await api_user(request)
+    """Supervisors see every call; a staff member's token, the calls that rang them."""
+    user = await api_user(request)
     start, end = date_range(request)
+    own = None if user.role in SUPERVISORS else (user.staff_id or -1)
     settings = request.app[SETTINGS]
     async with request.app[SESSIONS]() as session:
-        rows = await calllog.list_calls(session, settings=settings, start=start, end=end)
+        rows = await calllog.list_calls(session, settings=settings, start=start, end=end,
+                                        staff_id=own)
     return web.json_response({"calls": rows})
 
 
 async def call_stats(request: web.Request) -> web.Response:
-    await api_user(request)
+    """The centre's figures: supervisors and admins only."""
+    user = await api_user(request)
+    if user.role not in SUPERVISORS:
+        raise forbidden("the statistics are for supervisors")
     start, end = date_range(request)
     settings = request.app[SETTINGS]
     async with request.app[SESSIONS]() as session:

@@ -137,7 +137,8 @@ DOCUMENT = {
         "/api/stats": {"get": {
             "summary": "Call-answer statistics for the range",
             "parameters": RANGE_PARAMS,
-            "responses": {"200": _json(STATS, "the figures"), "400": BAD, "401": UNAUTHORISED},
+            "responses": {"200": _json(STATS, "the figures"), "400": BAD, "401": UNAUTHORISED,
+                          "403": _json(ERROR, "for supervisors and admins only")},
         }},
         "/api/tickets": {"get": {
             "summary": "Tickets created in the range",

@@ -57,9 +57,11 @@ def call_view(call: Call, legs: list[Leg], ticket_ids: list[int], settings: Sett
 
 
 async def list_calls(session: AsyncSession, *, settings: Settings, start: datetime,
-                     end: datetime, limit: int | None = None) -> list[dict]:
-    query = (select(Call).where(Call.started_at >= start, Call.started_at < end)
-             .order_by(Call.started_at, Call.id))
+                     end: datetime, limit: int | None = None,
+                     staff_id: int | None = None) -> list[dict]:
+    """Calls started in [start, end), oldest first; with `staff_id`, only that person's."""
+    query = _filtered(select(Call), CallFilter(start=start, end=end, staff_id=staff_id))
+    query = query.order_by(Call.started_at, Call.id)
     if limit:
         query = query.limit(limit)
     calls = list((await session.scalars(query)).all())

@@ -50,7 +50,7 @@ async def test_schemathesis_finds_no_server_error_and_no_schema_violation(tmp_pa
              "--checks", "not_a_server_error,status_code_conformance,content_type_conformance,"
                          "response_schema_conformance",
              "--max-examples", "40", "--phases", "examples,coverage,fuzzing",
-             "--workers", "2"],
+             "--workers", "1"],  # schemathesis 4 + Python 3.11: threads can trip ast.parse
             capture_output=True, text=True, timeout=300, cwd=tmp_path, env=full_env)
     finally:
         server.stop()

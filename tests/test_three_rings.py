@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import select
 
 from ivr.users import add_user, create_token
-from models import Call, Leg, Ticket
+from models import Call, Leg, Staff, Ticket
 
 from .conftest import local
 from .twilio_client import StaffPhone
@@ -288,3 +288,30 @@ async def test_nobody_on_duty_takes_a_message_at_once(twilio, caller, seed, cloc
         call = await session.scalar(select(Call).where(Call.sid == caller.sid))
         ticket = await session.scalar(select(Ticket).where(Ticket.call_id == call.id))
     assert call.outcome == "missed" and ticket.category == "callback"
+
+
+async def test_a_staff_token_sees_only_the_calls_that_rang_them_and_no_statistics(client, twilio, seed, sessions, clock):
+    from .twilio_client import Caller
+
+    await seed.staff(DAY)
+    for from_number in ("+8613900000001", "+8613900000002"):
+        caller = Caller(twilio, from_number=from_number)
+        await caller.dial_in()
+        await caller.press("0")
+        first = await ring(twilio, caller, rings_for=0, answer=False)
+        if from_number.endswith("1"):  # this caller gives up while the first phone rings
+            await caller.hangup(at=T0 + timedelta(seconds=8), duration=30)
+            continue
+        await first.event("no-answer", T0 + timedelta(seconds=16))
+        await first.dial_result("no-answer")  # the hunt goes on to 李先生
+        second = await ring(twilio, caller, rings_for=3, answer=True)
+        await second.dial_result("completed", bridged=True)
+    async with sessions() as session, session.begin():
+        li = await session.scalar(select(Staff).where(Staff.name == "李先生"))
+        user = await add_user(session, name="li", role="staff", password="pw-123456", now=clock())
+        user.staff_id = li.id
+        token = await create_token(session, name="li", now=clock())
+    calls = (await api(client, token, "/api/calls?from=2026-11-23&to=2026-11-23"))["calls"]
+    assert [c["from"] for c in calls] == ["+8613900000002"]
+    resp = await client.get("/api/stats", headers={"Authorization": f"Bearer {token}"})
+    assert resp.status == 403 and (await resp.json())["error"]
