@@ -228,3 +228,15 @@ async def test_a_failure_inside_the_flow_still_answers_twiml_with_a_way_forward(
 async def test_a_request_without_callsid_is_a_400(twilio):
     twiml = await twilio.post("/twilio/voice", {"From": "+8613900000001"})
     assert twiml.status == 400
+
+
+async def test_an_oversized_body_is_refused_with_413(client, twilio, caller):
+    params = caller.params(Padding="x" * 300_000)
+    resp = await client.post("/twilio/voice", data=params,
+                             headers={"X-Twilio-Signature": twilio.sign("/twilio/voice", params)})
+    assert resp.status == 413
+
+
+async def test_an_overlong_field_is_a_400_not_an_error(twilio, caller):
+    twiml = await twilio.post("/twilio/menu", caller.params(Digits="1" * 5000))
+    assert twiml.status == 400
