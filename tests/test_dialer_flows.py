@@ -12,7 +12,7 @@ from models import Attempt, OutboundJob, Ticket, TicketHistory
 
 from .conftest import local
 from .fake_twilio import fake_twilio, outbound, outbound_settings, second_sessions  # noqa: F401
-from .twilio_client import Caller, HOTLINE, new_sid, rfc2822
+from .twilio_client import Caller, HOTLINE, new_sid
 
 LI = ("李阿姨", "13900000001", "3栋2单元501", "1280.50")
 STAFF = [("王小姐", "13800000001", "客服部", "08:00-18:00"),
