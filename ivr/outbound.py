@@ -19,7 +19,7 @@ from twilio.twiml.voice_response import Dial, VoiceResponse
 
 from models import Attempt, Call, OutboundJob, Resident, Staff, Ticket, TicketHistory
 
-from . import transfer
+from . import tickets, transfer
 from .callflow import yuan
 from .calls import apply_call_status, get_or_create_call, TERMINAL_STATUSES
 from .clock import parse_int
@@ -312,7 +312,7 @@ async def settle_attempt(session: AsyncSession, *, settings: Settings, job: Outb
     if result in DONE_RESULTS:
         await finish_job(session, job, state="done", outcome=result, now=now)
         if job.kind == "callback":
-            await callback_reached(session, job=job, attempt=attempt, now=now)
+            await callback_reached(session, settings=settings, job=job, attempt=attempt, now=now)
         return
     counted = await counted_attempts(session, job)
     if result != STAFF_MISS and counted >= settings.dialer_max_attempts:
@@ -326,8 +326,8 @@ async def settle_attempt(session: AsyncSession, *, settings: Settings, job: Outb
     job.next_attempt_at = now + timedelta(minutes=minutes)
 
 
-async def callback_reached(session: AsyncSession, *, job: OutboundJob, attempt: Attempt,
-                           now: datetime) -> None:
+async def callback_reached(session: AsyncSession, *, settings: Settings, job: OutboundJob,
+                           attempt: Attempt, now: datetime) -> None:
     """The resident was called back: the staff member who did it owns the ticket
     (首问负责制) and the callback ticket is resolved."""
     ticket = await session.get(Ticket, job.ticket_id) if job.ticket_id else None
@@ -335,7 +335,6 @@ async def callback_reached(session: AsyncSession, *, job: OutboundJob, attempt: 
         return
     if ticket.owner_staff_id is None and attempt.staff_id is not None:
         ticket.owner_staff_id = attempt.staff_id
-    if ticket.category == "callback" and ticket.status in ("open", "assigned", "in_progress", "reopened"):
-        ticket.status, ticket.resolved_at = "resolved", now
-        session.add(TicketHistory(ticket_id=ticket.id, at=now, actor="dialer", action="resolved",
-                                  detail="已回电并与业主通话"))
+    if ticket.category == "callback" and ticket.status in tickets.ACTIVE:
+        await tickets.resolve(session, settings=settings, ticket=ticket, actor="dialer",
+                              now=now, note="已回电并与业主通话")
