@@ -9,6 +9,7 @@ or SIGINT.
 
 from __future__ import annotations
 
+import ctypes
 import logging
 import os
 import signal
@@ -19,6 +20,7 @@ from typing import Callable
 
 log = logging.getLogger(__name__)
 
+PR_SET_PDEATHSIG = 1
 RESTARTS_PER_MINUTE = 5  # more crashes than this and something is wrong: stop serving
 
 
@@ -31,9 +33,21 @@ def check_port(host: str, port: int) -> None:
         probe.bind((host, port))
 
 
-def _child(serve: Callable[[], None]) -> None:
+def _die_with_parent() -> None:
+    """Linux: SIGTERM this process when the supervisor dies, even by `kill -9`."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    except (OSError, AttributeError):
+        pass
+
+
+def _child(serve: Callable[[], None], parent: int) -> None:
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     signal.signal(signal.SIGINT, signal.SIG_DFL)
+    _die_with_parent()
+    if os.getppid() != parent:  # it died before prctl took effect
+        os._exit(0)
     code = 0
     try:
         serve()
@@ -50,10 +64,12 @@ def serve_forked(workers: int, serve: Callable[[], None]) -> int:
     stopping = False
     crashes: list[float] = []
 
+    parent = os.getpid()
+
     def spawn() -> None:
         pid = os.fork()
         if pid == 0:
-            _child(serve)
+            _child(serve, parent)
         children.add(pid)
 
     def stop(signum, _frame) -> None:

@@ -114,6 +114,15 @@ async def test_a_call_whose_webhooks_alternate_between_two_processes(two_servers
     assert [leg["status"] for leg in call["legs"]] == ["no-answer", "completed"]
 
 
+def running(pid: int) -> bool:
+    """Alive and not a zombie waiting to be reaped."""
+    try:
+        with open(f"/proc/{pid}/stat") as handle:
+            return handle.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
 def children_of(pid: int) -> set[int]:
     try:
         with open(f"/proc/{pid}/task/{pid}/children") as handle:
@@ -171,6 +180,48 @@ async def test_serve_workers_shares_one_port_and_replaces_a_dead_process(tmp_pat
         assert server.proc.wait(timeout=15) == 0
         assert all(not os.path.exists(f"/proc/{pid}") for pid in now)
     finally:
+        leftover = children_of(server.proc.pid)
         server.kill()
-        for pid in children_of(server.proc.pid):
-            os.kill(pid, signal.SIGKILL)
+        for pid in leftover:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+
+
+async def test_serve_workers_do_not_outlive_a_killed_supervisor(tmp_path, database_url):
+    """`kill -9` of the `--workers` parent takes its server processes with it, so no
+    orphan keeps answering on the port with stale code."""
+    server = ServerProcess({
+        "DATABASE_URL": database_url, "TWILIO_AUTH_TOKEN": AUTH_TOKEN,
+        "PUBLIC_BASE_URL": PUBLIC_BASE, "IVR_JOURNAL_DIR": str(tmp_path / "journal"),
+        "IVR_LOG_LEVEL": "WARNING",
+    }, tmp_path)
+    log = open(tmp_path / "workers.log", "ab")
+    server.proc = subprocess.Popen(
+        [sys.executable, "-m", "ivr.cli", "serve", "--no-dialer", "--workers", "2",
+         "--host", "127.0.0.1", "--port", str(server.port)],
+        env=server.env, cwd=tmp_path, stdout=log, stderr=log)
+    workers: set[int] = set()
+    try:
+        await server.wait_ready()
+        for _ in range(100):
+            workers = children_of(server.proc.pid)
+            if len(workers) == 2:
+                break
+            await asyncio.sleep(0.1)
+        assert len(workers) == 2
+        server.kill()
+        for _ in range(100):
+            alive = {pid for pid in workers if running(pid)}
+            if not alive:
+                break
+            await asyncio.sleep(0.1)
+        assert alive == set()
+    finally:
+        server.kill()
+        for pid in workers:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
