@@ -76,6 +76,13 @@ async def load(session, request: web.Request) -> Ticket:
     return ticket
 
 
+def for_role(view: dict, user) -> dict:
+    """Recordings are for supervisors and admins, here as on the pages."""
+    if user.role not in ("supervisor", "admin"):
+        view = {**view, "recording_url": None}
+    return view
+
+
 def own_only(user) -> int | None:
     """Staff see and resolve their own tickets; supervisors and admins all of them."""
     if user.role in ("supervisor", "admin"):
@@ -96,7 +103,7 @@ async def list_tickets(request: web.Request) -> web.Response:
             raise error(web.HTTPBadRequest, str(exc)) from None
         audit(session, now=request.app[CLOCK](), user_name=user.name, action="ticket_read",
               subject=" ".join(t["number"] for t in rows)[:2000] or "(none)")
-    return web.json_response({"tickets": rows})
+    return web.json_response({"tickets": [for_role(row, user) for row in rows]})
 
 
 async def create(request: web.Request) -> web.Response:
@@ -143,7 +150,7 @@ async def create(request: web.Request) -> web.Response:
         except tickets.TicketError as exc:
             raise error(web.HTTPBadRequest, str(exc)) from None
         result = await tickets.ticket_view(session, ticket, settings=settings)
-    return web.json_response(result, status=201)
+    return web.json_response(for_role(result, user), status=201)
 
 
 async def change(request: web.Request, work) -> web.Response:
@@ -161,7 +168,7 @@ async def change(request: web.Request, work) -> web.Response:
         except (tickets.TicketError, followup.FollowUpError) as exc:
             raise error(web.HTTPConflict, str(exc)) from None
         result = await tickets.ticket_view(session, ticket, settings=settings)
-    return web.json_response(result)
+    return web.json_response(for_role(result, user))
 
 
 async def resolve(request: web.Request) -> web.Response:

@@ -11,6 +11,7 @@ from sqlalchemy import select
 
 from ivr import tickets
 from ivr.resources import CLOCK, SESSIONS, SETTINGS
+from ivr.sessions import audit
 from models import Call, Leg, Resident, Staff, Ticket
 from models.ticket import CATEGORIES, STATUSES
 
@@ -74,11 +75,13 @@ async def _ticket_for(request: web.Request, session) -> Ticket | web.Response:
 @page()
 async def ticket_page(request: web.Request) -> web.Response:
     settings = request.app[SETTINGS]
-    async with request.app[SESSIONS]() as session:
+    async with request.app[SESSIONS]() as session, session.begin():
         ticket = await _ticket_for(request, session)
         if isinstance(ticket, web.Response):
             return ticket
         view = await tickets.ticket_view(session, ticket, settings=settings, with_history=True)
+        audit(session, now=request.app[CLOCK](), user_name=user_of(request).name,
+              action="ticket_read", subject=ticket.number)
         people = [{"id": s.id, "name": s.name} for s in
                   (await session.scalars(select(Staff).where(Staff.active)
                                          .order_by(Staff.position))).all()]

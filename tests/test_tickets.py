@@ -350,3 +350,27 @@ async def test_reading_tickets_through_the_api_is_audited(client, sessions, cloc
     async with sessions() as session:
         entries = (await session.scalars(select(AuditEntry).where(AuditEntry.action == "ticket_read"))).all()
     assert [(e.user_name, e.subject) for e in entries] == [("质检", "20261123-0001")]
+
+
+async def test_recordings_reach_supervisors_not_staff_through_the_api(client, sessions, clock):
+    from ivr.resources import SETTINGS
+
+    async with sessions() as session, session.begin():
+        staff = Staff(name="王小姐", phone="+8613800000001", department="客服部", shifts="00:00-24:00")
+        session.add(staff)
+        await session.flush()
+        boss = await add_user(session, name="boss", role="supervisor", password="pw-123456", now=clock())
+        clerk = await add_user(session, name="clerk", role="staff", password="pw-123456", now=clock())
+        clerk.staff_id = staff.id
+        tokens = {"boss": await create_token(session, name="boss", now=clock()),
+                  "clerk": await create_token(session, name="clerk", now=clock())}
+        await tickets.create_ticket(session, settings=client.server.app[SETTINGS], now=clock(),
+                                    category="callback", actor="hotline", owner_staff_id=staff.id,
+                                    recording_url="https://api.twilio.com/rec/RE9")
+    seen = {}
+    for name, token in tokens.items():
+        resp = await client.get("/api/tickets?from=2026-11-23&to=2026-11-23",
+                                headers={"Authorization": f"Bearer {token}"})
+        [ticket] = (await resp.json())["tickets"]
+        seen[name] = ticket["recording_url"]
+    assert seen == {"boss": "https://api.twilio.com/rec/RE9", "clerk": None}
