@@ -12,6 +12,7 @@ import pages.calls
 import pages.dashboard
 import pages.login
 import pages.render
+import pages.reports
 import pages.tickets
 import webhooks.followup as followup
 import webhooks.outbound as outbound
@@ -58,6 +59,7 @@ def setup_routes(app: web.Application) -> None:
     app.router.add_get("/calls", pages.calls.call_log)
     app.router.add_get("/calls/{sid}", pages.calls.call_page)
     app.router.add_get(r"/exports/{what}.{fmt:csv|xlsx}", pages.calls.export)
+    app.router.add_get("/reports", pages.reports.reports_page)
     app.router.add_get(r"/reports/monthly.{fmt:csv|xlsx}", pages.calls.monthly_report)
     app.router.add_get("/tickets", pages.tickets.ticket_list)
     app.router.add_get(r"/tickets/{id:\d+}", pages.tickets.ticket_page)

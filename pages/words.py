@@ -151,4 +151,14 @@ WORDS: dict[str, tuple[str, str]] = {
     "message_left": ("已留言", "Message left"), "pending": ("进行中", "Pending"),
     "coverage": ("覆盖率", "Coverage"), "not_reached": ("多次未接通", "Not reached"),
     "attempts": ("拨打次数", "Attempts"), "paid_meanwhile": ("期间已缴", "Paid meanwhile"),
+    # reports
+    "reports": ("报表", "Reports"), "daily_count": ("日盘点", "Daily count"),
+    "date": ("日期", "Date"), "month_pick": ("月份", "Month"),
+    "created_today": ("当日新建", "Created that day"),
+    "resolved_today": ("当日解决", "Resolved that day"),
+    "overdue_list": ("超时工单号", "Overdue ticket numbers"), "no_owner": ("（未指定）", "(none)"),
+    "nothing_open": ("没有未结工单", "No open tickets"),
+    "manual_follow_ups": ("待人工回访", "Follow-ups to call by hand"),
+    "by_category": ("按类别", "By category"), "by_department": ("按部门", "By department"),
+    "complaint_list": ("投诉明细", "Complaints"),
 }
