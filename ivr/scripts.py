@@ -81,7 +81,3 @@ class Speaker:
     def say(self, target, name: str, **context) -> None:
         """Append a `<Say>` of script `name` to a VoiceResponse or Gather."""
         target.say(self.text(name, **context), voice=self.voice.voice, language=self.voice.language)
-
-
-def twiml(response: VoiceResponse) -> str:
-    return str(response)
