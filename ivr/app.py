@@ -7,10 +7,11 @@ from pathlib import Path
 from aiohttp import web
 
 from models.db import make_engine, make_sessionmaker
+from models.writer import open_writer
 
 from .clock import Clock, utcnow
 from .config import Settings
-from .resources import CLOCK, ENGINE, JOURNAL, ROSTER, SCRIPTS, SESSIONS, SETTINGS
+from .resources import CLOCK, ENGINE, JOURNAL, ROSTER, SCRIPTS, SESSIONS, SETTINGS, WRITER
 from .routes import setup_routes
 from .scripts import CallScripts
 from . import escalation, resilience
@@ -24,7 +25,9 @@ async def database(app: web.Application):
     engine = make_engine(app[SETTINGS].database_url)
     app[ENGINE] = engine
     app[SESSIONS] = make_sessionmaker(engine)
+    app[WRITER] = await open_writer(app[SETTINGS].database_url, app[SESSIONS])
     yield
+    await app[WRITER].close()
     await engine.dispose()
 
 

@@ -14,7 +14,7 @@ from aiohttp import web
 
 from .callflow import Hotline
 from .journal import DatabaseUnavailable, Entry, Journal
-from .resources import JOURNAL, ROSTER, SCRIPTS, SESSIONS, SETTINGS
+from .resources import JOURNAL, ROSTER, SCRIPTS, SESSIONS, SETTINGS, WRITER
 from .roster import RosterCache
 
 log = logging.getLogger(__name__)
@@ -39,7 +39,7 @@ async def apply_entry(app: web.Application, entry: Entry) -> None:
         raise LookupError(f"no webhook step for {entry.path}")
     hotline = Hotline(settings=app[SETTINGS], scripts=app[SCRIPTS], now=entry.received)
     try:
-        await run_step(app[SESSIONS], step, hotline, path=entry.path, query=entry.query,
+        await run_step(app[WRITER], step, hotline, path=entry.path, query=entry.query,
                        form=entry.form, key=entry.token)
     except Exception as exc:
         if database_unreachable(exc):

@@ -6,6 +6,8 @@ from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from twilio.rest import Client as TwilioClient
 
+from models.writer import Writer
+
 from .clock import Clock
 from .config import Settings
 from .journal import Journal
@@ -15,6 +17,7 @@ from .scripts import CallScripts
 SETTINGS = web.AppKey("settings", Settings)
 ENGINE = web.AppKey("engine", AsyncEngine)
 SESSIONS = web.AppKey("sessions", async_sessionmaker[AsyncSession])
+WRITER = web.AppKey("writer", Writer)  # where webhook transactions run (models/writer.py)
 SCRIPTS = web.AppKey("scripts", CallScripts)
 CLOCK = web.AppKey("clock", Clock)
 JOURNAL = web.AppKey("journal", Journal)

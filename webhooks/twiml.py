@@ -23,7 +23,8 @@ from ivr.callflow import Hotline, apology
 from ivr.calls import record_event, stored_response
 from ivr.journal import DatabaseUnavailable, Entry
 from ivr.phones import mask
-from ivr.resources import CLOCK, JOURNAL, ROSTER, SCRIPTS, SESSIONS, SETTINGS
+from models.writer import Writer
+from ivr.resources import CLOCK, JOURNAL, ROSTER, SCRIPTS, SETTINGS, WRITER
 
 log = logging.getLogger(__name__)
 
@@ -69,19 +70,23 @@ def event_kind(path: str) -> str:
     return path.removeprefix("/twilio/")[:40] or "twilio"
 
 
-async def run_step(sessions: async_sessionmaker[AsyncSession], step: Step, hotline: Hotline, *,
+async def run_step(writer: Writer, step: Step, hotline: Hotline, *,
                    path: str, query: Mapping[str, str], form: Mapping[str, str],
                    key: str | None) -> str:
     """The step and its event in one transaction; a repeated key gets its first answer."""
-    async with sessions() as session, session.begin():
-        prior = await stored_response(session, key)
-        if prior is not None:
-            return prior.response or str(VoiceResponse())
-        result = await step(session, hotline, query, form)
-        body = str(result if result is not None else VoiceResponse())
-        await record_event(session, call_sid=form["CallSid"], kind=event_kind(path),
-                           form=form, now=hotline.now, dedupe_key=key, response=body)
-    return body
+
+    async def transaction(sessions: async_sessionmaker[AsyncSession]) -> str:
+        async with sessions() as session, session.begin():
+            prior = await stored_response(session, key)
+            if prior is not None:
+                return prior.response or str(VoiceResponse())
+            result = await step(session, hotline, query, form)
+            body = str(result if result is not None else VoiceResponse())
+            await record_event(session, call_sid=form["CallSid"], kind=event_kind(path),
+                               form=form, now=hotline.now, dedupe_key=key, response=body)
+        return body
+
+    return await writer.run(transaction)
 
 
 def twiml_webhook(step: Step, *, dedupe: Dedupe | None = None,
@@ -101,7 +106,7 @@ def twiml_webhook(step: Step, *, dedupe: Dedupe | None = None,
         token = request.headers.get("I-Twilio-Idempotency-Token")
         key = f"idem:{token}" if token else (dedupe(request.path, query, form) if dedupe else None)
         try:
-            return xml(await run_step(request.app[SESSIONS], step, hotline, path=request.path,
+            return xml(await run_step(request.app[WRITER], step, hotline, path=request.path,
                                       query=query, form=form, key=key))
         except web.HTTPException:
             raise

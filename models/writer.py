@@ -1,0 +1,137 @@
+"""Where a webhook's transaction runs: on the server's loop, or whole on SQLite's own thread.
+
+SQLite allows one writer. Through aiosqlite every statement is a hop to the driver's
+thread and back, and each answer then waits its turn behind the other requests on a
+busy event loop, all while the transaction holds the write lock: the lock is mostly
+held by nobody doing anything. On SQLite a server process therefore gives its webhook
+transactions a thread of its own, with its own event loop and a connection that runs
+each statement in place; the request waits for one hop per transaction instead of one
+per statement. Measured in BENCHMARKS.md (*Where the time goes*).
+
+On PostgreSQL, asyncpg's I/O is already on the server's loop and many connections work
+at once, so transactions simply run there.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import threading
+from typing import Any, Awaitable, Callable, Protocol, TypeVar
+
+import aiosqlite
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from .db import is_sqlite, make_engine, make_sessionmaker
+
+T = TypeVar("T")
+Work = Callable[[async_sessionmaker[AsyncSession]], Awaitable[T]]
+
+
+class Writer(Protocol):
+    async def run(self, work: Work[T]) -> T: ...
+
+    async def close(self) -> None: ...
+
+
+class LoopWriter:
+    """Transactions on the caller's own loop, with the application's sessions."""
+
+    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+        self.sessions = sessions
+
+    async def run(self, work: Work[T]) -> T:
+        return await work(self.sessions)
+
+    async def close(self) -> None:
+        pass
+
+
+class _InPlace:
+    """aiosqlite's request queue, answered at once on the thread that asks."""
+
+    def put_nowait(self, item: tuple[asyncio.Future | None, Callable[[], Any]]) -> None:
+        future, function = item
+        try:
+            result = function()
+        except BaseException as exc:  # handed to the awaiting statement, as aiosqlite does
+            if future is not None:
+                future.set_exception(exc)
+        else:
+            if future is not None:
+                future.set_result(result)
+
+
+class InPlaceConnection(aiosqlite.Connection):
+    """The aiosqlite connection SQLAlchemy's dialect expects, minus aiosqlite's thread:
+    statements run on the thread that awaits them (the writer's own thread)."""
+
+    def __init__(self, connector: Callable[[], sqlite3.Connection]) -> None:
+        super().__init__(connector, iter_chunk_size=64)
+        self._tx = _InPlace()  # type: ignore[assignment]
+
+    async def _execute(self, fn, *args, **kwargs):
+        if not self._running or self._connection is None:
+            raise ValueError("Connection closed")
+        return fn(*args, **kwargs)
+
+    async def _connect(self) -> "InPlaceConnection":
+        if self._connection is None:
+            self._connection = self._connector()
+        return self
+
+    def __await__(self):
+        return self._connect().__await__()
+
+    async def close(self) -> None:
+        if self._connection is not None:
+            self._connection.close()
+            self._connection = None
+        self._running = False
+
+
+class ThreadWriter:
+    """SQLite: transactions run whole on one thread, with one in-place connection."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, name="sqlite-writer",
+                                       daemon=True)
+        self.sessions: async_sessionmaker[AsyncSession] | None = None
+
+    async def start(self) -> "ThreadWriter":
+        self.thread.start()
+        path = make_url(self.url).database or ":memory:"
+
+        async def connect() -> InPlaceConnection:
+            return await InPlaceConnection(
+                lambda: sqlite3.connect(path, timeout=30, check_same_thread=False))
+
+        async def build() -> None:
+            self.engine = make_engine(self.url, async_creator=connect)
+            self.sessions = make_sessionmaker(self.engine)
+
+        await self._on_thread(build())
+        return self
+
+    async def _on_thread(self, coroutine: Awaitable[T]) -> T:
+        return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(coroutine, self.loop))
+
+    async def run(self, work: Work[T]) -> T:
+        assert self.sessions is not None, "writer not started"
+        return await self._on_thread(work(self.sessions))
+
+    async def close(self) -> None:
+        if self.sessions is not None:
+            await self._on_thread(self.engine.dispose())
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        await asyncio.to_thread(self.thread.join, 10)
+        self.loop.close()
+
+
+async def open_writer(url: str, sessions: async_sessionmaker[AsyncSession]) -> Writer:
+    if is_sqlite(url):
+        return await ThreadWriter(url).start()
+    return LoopWriter(sessions)
