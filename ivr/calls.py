@@ -6,6 +6,7 @@ have already stored changes nothing, and a retried webhook gets its first answer
 
 from __future__ import annotations
 
+import functools
 import logging
 from datetime import datetime, timedelta
 from typing import Mapping
@@ -69,10 +70,21 @@ async def get_or_create_call(session: AsyncSession, *, form: Mapping[str, str],
     return call
 
 
-async def stored_response(session: AsyncSession, dedupe_key: str | None) -> CallEvent | None:
+async def stored_response(session: AsyncSession, dedupe_key: str | None) -> str | None:
+    """The answer first given for this key ("" when it was none), or None for a new key."""
     if not dedupe_key:
         return None
-    return await session.scalar(select(CallEvent).where(CallEvent.dedupe_key == dedupe_key))
+    row = (await session.execute(
+        select(CallEvent.response).where(CallEvent.dedupe_key == dedupe_key))).first()
+    return None if row is None else (row.response or "")
+
+
+@functools.cache
+def _insert_event(dialect: str):
+    """Built once: one statement per webhook, where a savepoint around an ORM insert took
+    three round trips, and constructing the statement each time cost more than running it."""
+    insert = sqlite_insert if dialect == "sqlite" else postgresql_insert
+    return insert(CallEvent.__table__).on_conflict_do_nothing(index_elements=["dedupe_key"])
 
 
 async def record_event(session: AsyncSession, *, call_sid: str, kind: str,
@@ -89,13 +101,7 @@ async def record_event(session: AsyncSession, *, call_sid: str, kind: str,
         params=form_dict(form),
         response=response,
     )
-    if dedupe_key is None:
-        session.add(CallEvent(**values))
-        return True
-    # One statement, where a savepoint around the insert took three round trips.
-    insert = sqlite_insert if session.bind.dialect.name == "sqlite" else postgresql_insert
-    result = await session.execute(
-        insert(CallEvent).values(**values).on_conflict_do_nothing(index_elements=["dedupe_key"]))
+    result = await session.execute(_insert_event(session.bind.dialect.name), values)
     return result.rowcount == 1
 
 

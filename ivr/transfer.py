@@ -220,9 +220,9 @@ async def leg_status(session: AsyncSession, hotline: "Hotline", *, form: Mapping
     elif status and leg.status not in LEG_FINAL and is_newer(sequence, leg.status_sequence):
         values["status"] = status
         values["status_sequence"] = sequence
-    if values:
-        await session.execute(update(Leg).where(Leg.id == leg.id).values(**values))
-        await session.refresh(leg)
+    if values:  # RETURNING brings the row back into `leg`: one statement, not two
+        await session.execute(update(Leg).where(Leg.id == leg.id).values(**values).returning(Leg),
+                              execution_options={"populate_existing": True})
     ring = ring_seconds(leg)
     if ring != leg.ring_seconds:
         leg.ring_seconds = ring

@@ -79,7 +79,7 @@ async def run_step(writer: Writer, step: Step, hotline: Hotline, *,
         async with sessions() as session, session.begin():
             prior = await stored_response(session, key)
             if prior is not None:
-                return prior.response or str(VoiceResponse())
+                return prior or str(VoiceResponse())
             result = await step(session, hotline, query, form)
             body = str(result if result is not None else VoiceResponse())
             await record_event(session, call_sid=form["CallSid"], kind=event_kind(path),
