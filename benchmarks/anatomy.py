@@ -37,7 +37,7 @@ from aiohttp import web
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 _spec = importlib.util.spec_from_file_location("bench_webhooks", Path(__file__).with_name("webhooks.py"))
-bench = importlib.util.module_from_spec(_spec)
+bench = sys.modules["bench_webhooks"] = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(bench)
 
 MODES = {
@@ -114,8 +114,13 @@ def serve(mode: str, port: int, database_url: str) -> None:
         elif mode == "sqlite3":
             state["thread"] = concurrent.futures.ThreadPoolExecutor(1)
             path = database_url.split("///", 1)[1]
-            state["sqlite3"] = state["thread"].submit(
-                lambda: sqlite3.connect(path, isolation_level=None, check_same_thread=False)).result()
+
+            def connect() -> sqlite3.Connection:  # as models/db.py sets up its connections
+                db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+                db.execute("PRAGMA synchronous=NORMAL")
+                return db
+
+            state["sqlite3"] = state["thread"].submit(connect).result()
         yield
         if mode == "writer":
             await state["writer"].close()
