@@ -148,13 +148,17 @@ def ivr_cli(*args: str, env: dict[str, str], cwd: Path, stdin: str | None = None
     return result.stdout
 
 
-def prepare_database(env: dict[str, str], cwd: Path) -> None:
-    """Migrate, and put two staff on an all-day shift (through the real CSV import)."""
+def prepare_database(env: dict[str, str], cwd: Path) -> str:
+    """Migrate, put two staff on an all-day shift (through the real CSV import), and
+    make a supervisor; their API token."""
     ivr_cli("db", "upgrade", env=env, cwd=cwd)
     staff = cwd / "staff.csv"
     staff.write_text("name,phone,department,shifts\n王小姐,13800000001,客服部,00:00-24:00\n"
                      "李先生,13800000002,客服部,00:00-24:00\n", encoding="utf-8")
     ivr_cli("import", "staff", str(staff), env=env, cwd=cwd)
+    ivr_cli("user", "add", "--role", "supervisor", "--password-stdin", "主管", env=env, cwd=cwd,
+            stdin="bench-password-1234\n")
+    return ivr_cli("token", "create", "主管", env=env, cwd=cwd).strip().split()[-1]
 
 
 # ------------------------------------------------------------------------------ client
@@ -254,6 +258,7 @@ class Result:
     p50_ms: float
     p99_ms: float
     degraded: int = 0
+    readers: tuple[int, float, float, float] | None = None  # supervisors, req/s, p50, p99
 
     @property
     def per_second(self) -> float:
@@ -262,7 +267,9 @@ class Result:
 
 
 async def drive(target: str, concurrency: int, seconds: float, warmup: float,
-                first_call: int, think: float = 0.0, server: Server | None = None) -> Result:
+                first_call: int, think: float = 0.0, server: Server | None = None,
+                supervisors: tuple[int, str] = (0, "")) -> Result:
+    """`supervisors`: (how many, API token) poll `/api/stats` once a second meanwhile."""
     connector = aiohttp.TCPConnector(limit=0)
     timeout = aiohttp.ClientTimeout(total=30)
     async with aiohttp.ClientSession(connector=connector, timeout=timeout) as http:
@@ -275,7 +282,22 @@ async def drive(target: str, concurrency: int, seconds: float, warmup: float,
             while not stop:
                 await one_call(client, next(numbers))
 
+        stats_latencies: list[float] = []
+
+        async def supervisor() -> None:
+            headers = {"Authorization": f"Bearer {supervisors[1]}"}
+            while not stop:
+                began = time.perf_counter()
+                async with http.get(target + "/api/stats", headers=headers) as resp:
+                    await resp.read()
+                    if resp.status != 200:
+                        client.errors += 1
+                if client.recording:
+                    stats_latencies.append(time.perf_counter() - began)
+                await asyncio.sleep(random.uniform(0.5, 1.5))
+
         tasks = [asyncio.create_task(caller()) for _ in range(concurrency)]
+        tasks += [asyncio.create_task(supervisor()) for _ in range(supervisors[0])]
         await asyncio.sleep(warmup)
         degraded = server.degraded() if server else 0
         client.recording = True
@@ -289,8 +311,12 @@ async def drive(target: str, concurrency: int, seconds: float, warmup: float,
     lat = sorted(client.latencies)
     quantiles = statistics.quantiles(lat, n=100) if len(lat) > 1 else [0.0] * 99
     mode = f"paced {think:g} s" if think else "saturated"
+    readers = None
+    if len(stats_latencies) > 1:
+        q = statistics.quantiles(stats_latencies, n=100)
+        readers = (supervisors[0], len(stats_latencies) / elapsed, q[49] * 1000, q[98] * 1000)
     return Result(mode, concurrency, len(lat), elapsed, client.errors,
-                  quantiles[49] * 1000, quantiles[98] * 1000, degraded)
+                  quantiles[49] * 1000, quantiles[98] * 1000, degraded, readers)
 
 
 # -------------------------------------------------------------------------------- main
@@ -300,6 +326,10 @@ def print_row(label: str, r: Result, limit: Result | None) -> None:
     ratio = f"{r.per_second / limit.per_second:6.2f}" if limit else "     -"
     print(f"{label:<22} {r.mode:<13} {r.concurrency:>5} {r.per_second:>11.0f} {r.p50_ms:>8.1f} "
           f"{r.p99_ms:>8.1f} {r.errors:>6} {r.degraded:>8} {ratio}", flush=True)
+    if r.readers:
+        n, rate, p50, p99 = r.readers
+        print(f"{'  supervisors':<22} {'/api/stats':<13} {n:>5} {rate:>11.1f} {p50:>8.1f} "
+              f"{p99:>8.1f}", flush=True)
 
 
 def arguments() -> argparse.Namespace:
@@ -315,6 +345,9 @@ def arguments() -> argparse.Namespace:
     p.add_argument("--think", type=float, default=1.0,
                    help="also run each level paced: a caller waits about this long (0.5-1.5 x) "
                         "before each webhook, as a real call does (0: saturated runs only)")
+    p.add_argument("--supervisors", type=int, default=0,
+                   help="also poll /api/stats from this many supervisors, about once a second "
+                        "each, during every run (their figures on a line of their own)")
     p.add_argument("--no-bare", action="store_true", help="skip the bare-aiohttp limit")
     p.add_argument("--target", help="drive a server already running at this URL (for "
                    "profiling); it must use this script's token and public URL")
@@ -358,7 +391,8 @@ async def main(args: argparse.Namespace) -> int:
                "PUBLIC_BASE_URL": PUBLIC_BASE, "COMPANY_NAME": "阳光花园",
                "HOTLINE_NUMBER": HOTLINE, "IVR_LOG_LEVEL": "WARNING",
                "IVR_JOURNAL_DIR": str(work / "journal"), "PYTHONPATH": str(ROOT)}
-        prepare_database(env, work)
+        token = prepare_database(env, work)
+        supervisors = (args.supervisors, token)
         backend = "PostgreSQL" if database_url.startswith("postgresql") else "SQLite"
         print(f"# {os.cpu_count()} cores; server: ivr serve --workers {args.workers} on {backend}; "
               f"{args.seconds:g} s per level after {args.warmup:g} s warm-up; "
@@ -383,12 +417,12 @@ async def main(args: argparse.Namespace) -> int:
         first = 0
         for level in levels:
             result = await drive(hotline.url, level, args.seconds, args.warmup, first,
-                                 server=hotline)
+                                 server=hotline, supervisors=supervisors)
             first += 10**7
             print_row(f"hotline ×{args.workers} {backend}", result, limits.get(level))
             if args.think:
                 result = await drive(hotline.url, level, args.seconds, args.warmup, first,
-                                     think=args.think, server=hotline)
+                                     think=args.think, server=hotline, supervisors=supervisors)
                 first += 10**7
                 print_row(f"hotline ×{args.workers} {backend}", result, None)
     finally:
