@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Mapping
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from twilio.twiml.voice_response import Dial, VoiceResponse
 
@@ -220,9 +220,8 @@ async def leg_status(session: AsyncSession, hotline: "Hotline", *, form: Mapping
     elif status and leg.status not in LEG_FINAL and is_newer(sequence, leg.status_sequence):
         values["status"] = status
         values["status_sequence"] = sequence
-    if values:  # RETURNING brings the row back into `leg`: one statement, not two
-        await session.execute(update(Leg).where(Leg.id == leg.id).values(**values).returning(Leg),
-                              execution_options={"populate_existing": True})
+    for column, value in values.items():  # the leg is locked (get_leg): one UPDATE at commit
+        setattr(leg, column, value)
     ring = ring_seconds(leg)
     if ring != leg.ring_seconds:
         leg.ring_seconds = ring
