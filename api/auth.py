@@ -7,7 +7,7 @@ from datetime import date, datetime, time, timedelta
 
 from aiohttp import web
 
-from ivr.resources import SESSIONS, SETTINGS
+from ivr.resources import READER, SETTINGS
 from ivr.users import user_for_token
 from models import User
 
@@ -21,7 +21,7 @@ async def api_user(request: web.Request) -> User:
         raise web.HTTPUnauthorized(text='{"error": "bearer token required"}',
                                    content_type="application/json",
                                    headers={"WWW-Authenticate": "Bearer"})
-    async with request.app[SESSIONS]() as session:
+    async with request.app[READER]() as session:
         user = await user_for_token(session, token.strip())
     if user is None:
         raise web.HTTPUnauthorized(text='{"error": "invalid token"}',

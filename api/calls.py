@@ -5,7 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from ivr import calllog, stats
-from ivr.resources import SESSIONS, SETTINGS
+from ivr.resources import READER, SETTINGS
 
 from .auth import api_user, date_range, forbidden
 
@@ -18,7 +18,7 @@ async def calls(request: web.Request) -> web.Response:
     start, end = date_range(request)
     own = None if user.role in SUPERVISORS else (user.staff_id or -1)
     settings = request.app[SETTINGS]
-    async with request.app[SESSIONS]() as session:
+    async with request.app[READER]() as session:
         rows = await calllog.list_calls(session, settings=settings, start=start, end=end,
                                         staff_id=own)
     return web.json_response({"calls": rows})
@@ -31,6 +31,6 @@ async def call_stats(request: web.Request) -> web.Response:
         raise forbidden("the statistics are for supervisors")
     start, end = date_range(request)
     settings = request.app[SETTINGS]
-    async with request.app[SESSIONS]() as session:
+    async with request.app[READER]() as session:
         figures = await stats.call_answer_stats(session, settings=settings, start=start, end=end)
     return web.json_response(figures)

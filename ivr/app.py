@@ -6,12 +6,13 @@ from pathlib import Path
 
 from aiohttp import web
 
-from models.db import make_engine, make_sessionmaker
+from models.db import is_sqlite, make_engine, make_sessionmaker
 from models.writer import open_writer
 
 from .clock import Clock, utcnow
 from .config import Settings
-from .resources import CLOCK, ENGINE, JOURNAL, ROSTER, SCRIPTS, SESSIONS, SETTINGS, WRITER
+from .resources import (CLOCK, ENGINE, JOURNAL, READER, ROSTER, SCRIPTS, SESSIONS, SETTINGS,
+                        WRITER)
 from .routes import setup_routes
 from .scripts import CallScripts
 from . import escalation, resilience
@@ -22,12 +23,16 @@ MAX_BODY = 256 * 1024
 
 
 async def database(app: web.Application):
-    engine = make_engine(app[SETTINGS].database_url)
+    url = app[SETTINGS].database_url
+    engine = make_engine(url)
+    reader = make_engine(url, read_only=True) if is_sqlite(url) else engine
     app[ENGINE] = engine
     app[SESSIONS] = make_sessionmaker(engine)
-    app[WRITER] = await open_writer(app[SETTINGS].database_url, app[SESSIONS])
+    app[READER] = make_sessionmaker(reader)
+    app[WRITER] = await open_writer(url, app[SESSIONS])
     yield
     await app[WRITER].close()
+    await reader.dispose()
     await engine.dispose()
 
 

@@ -7,14 +7,14 @@ import logging
 from aiohttp import web
 from sqlalchemy import text
 
-from .resources import SESSIONS
+from .resources import READER
 
 log = logging.getLogger(__name__)
 
 
 async def healthz(request: web.Request) -> web.Response:
     try:
-        async with request.app[SESSIONS]() as session:
+        async with request.app[READER]() as session:
             await session.execute(text("SELECT 1"))
     except Exception as exc:  # any failure to reach the database is "unhealthy"
         log.warning("health check failed: %s", exc)

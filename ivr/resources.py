@@ -17,6 +17,8 @@ from .scripts import CallScripts
 SETTINGS = web.AppKey("settings", Settings)
 ENGINE = web.AppKey("engine", AsyncEngine)
 SESSIONS = web.AppKey("sessions", async_sessionmaker[AsyncSession])
+# Sessions for pages and figures that only read (SQLite: never waiting on the write lock).
+READER = web.AppKey("reader", async_sessionmaker[AsyncSession])
 WRITER = web.AppKey("writer", Writer)  # where webhook transactions run (models/writer.py)
 SCRIPTS = web.AppKey("scripts", CallScripts)
 CLOCK = web.AppKey("clock", Clock)

@@ -163,8 +163,10 @@ async def dial_result(session: AsyncSession, hotline: "Hotline", *, form: Mappin
 
 async def screen(session: AsyncSession, hotline: "Hotline", *, leg: Leg) -> VoiceResponse:
     """`POST /twilio/screen?leg=N`, on the staff phone: who is calling; press 1 to take it."""
-    call = await session.get(Call, leg.call_id)
-    resident = await session.get(Resident, call.resident_id) if call and call.resident_id else None
+    row = (await session.execute(
+        select(Call, Resident).outerjoin(Resident, Resident.id == Call.resident_id)
+        .where(Call.id == leg.call_id))).first()
+    call, resident = row if row is not None else (None, None)
     speaker = hotline.speaker("zh")
     choice = (call.menu_choice if call else None) or "person"
     response = VoiceResponse()

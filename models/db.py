@@ -17,9 +17,16 @@ def is_sqlite(url: str) -> bool:
     return url.startswith("sqlite")
 
 
-def make_engine(url: str, **kwargs) -> AsyncEngine:
+def make_engine(url: str, *, read_only: bool = False, **kwargs) -> AsyncEngine:
     """Build the engine. On SQLite: WAL, a busy timeout, foreign keys, and write
-    transactions that take the lock at BEGIN so two webhooks never interleave."""
+    transactions that take the lock at BEGIN so two webhooks never interleave.
+
+    `read_only` (SQLite): for the supervisors' figures and pages. Its transactions begin
+    deferred and never write, so in WAL mode they neither take nor wait for the write
+    lock: a dashboard being read never holds up a caller's webhook."""
+    if is_sqlite(url) and read_only:
+        kwargs.setdefault("pool_size", 2)
+        kwargs.setdefault("max_overflow", 2)
     if is_sqlite(url):
         # One writer at a time is all SQLite allows, and every webhook writes: one
         # connection per process, so requests wait their turn in the pool's queue (first
@@ -38,11 +45,13 @@ def make_engine(url: str, **kwargs) -> AsyncEngine:
             cursor.execute("PRAGMA synchronous=NORMAL")
             cursor.execute("PRAGMA busy_timeout=30000")
             cursor.execute("PRAGMA foreign_keys=ON")
+            if read_only:
+                cursor.execute("PRAGMA query_only=ON")
             cursor.close()
 
         @event.listens_for(engine.sync_engine, "begin")
         def _on_begin(conn):
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
         return engine
     # A webhook must answer within Twilio's 15 s: never wait long for a database.

@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from ivr import exports, reports
 from ivr.calllog import CallFilter, search_calls, timeline
-from ivr.resources import CLOCK, SESSIONS, SETTINGS
+from ivr.resources import CLOCK, READER, SETTINGS
 from models import Call, Leg, Staff
 
 from .access import MANAGERS, forbidden, page, user_of
@@ -76,7 +76,7 @@ async def call_log(request: web.Request) -> web.Response:
         page_no = max(1, int(request.query.get("page", "1")))
     except ValueError:
         page_no = 1
-    async with request.app[SESSIONS]() as session:
+    async with request.app[READER]() as session:
         total, calls = await search_calls(session, settings=settings, filters=f,
                                           limit=PAGE_SIZE, offset=(page_no - 1) * PAGE_SIZE)
         people = await staff_choices(session)
@@ -104,7 +104,7 @@ async def call_page(request: web.Request) -> web.Response:
     settings = request.app[SETTINGS]
     user = user_of(request)
     sid = request.match_info["sid"]
-    async with request.app[SESSIONS]() as session:
+    async with request.app[READER]() as session:
         call = await session.scalar(select(Call).where(Call.sid == sid))
         if call is None:
             return render(request, "error.html", status=404, code=404, message_key="not_found")
@@ -151,7 +151,7 @@ async def export(request: web.Request) -> web.Response:
     settings = request.app[SETTINGS]
     f, shown = filters_from(request)
     title, build = EXPORTS[what]
-    async with request.app[SESSIONS]() as session:
+    async with request.app[READER]() as session:
         columns, rows = await build(session, settings=settings, filters=f)
     span = shown["from"] if shown["from"] == shown["to"] else f"{shown['from']}_{shown['to']}"
     name = f"{title}_{span}.{fmt}"
@@ -177,7 +177,7 @@ async def monthly_report(request: web.Request) -> web.Response:
     fmt = request.match_info["fmt"]
     now = request.app[CLOCK]()
     month = request.query.get("month") or now.astimezone(settings.tz).strftime("%Y-%m")
-    async with request.app[SESSIONS]() as session:
+    async with request.app[READER]() as session:
         try:
             report = await reports.monthly(session, settings=settings, month=month, now=now)
         except reports.ReportError as exc:

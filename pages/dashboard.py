@@ -6,7 +6,7 @@ from datetime import date
 
 from aiohttp import web
 from ivr import dashboard
-from ivr.resources import CLOCK, SESSIONS, SETTINGS
+from ivr.resources import CLOCK, READER, SETTINGS
 from models import Staff
 
 from . import charts
@@ -54,7 +54,7 @@ async def home(request: web.Request) -> web.Response:
     settings = request.app[SETTINGS]
     day = chosen_day(request)
     now = request.app[CLOCK]()
-    async with request.app[SESSIONS]() as session:
+    async with request.app[READER]() as session:
         board = await dashboard.build(session, settings=settings, today=day, now=now)
     t = translator(language(request))
     missed = sorted({name for f in board.figures.values() for name in f["missed"]},
@@ -78,7 +78,7 @@ async def my_work(request: web.Request) -> web.Response:
     day = chosen_day(request)
     now = request.app[CLOCK]()
     rows, own_tickets, person = {}, [], None
-    async with request.app[SESSIONS]() as session:
+    async with request.app[READER]() as session:
         if user.staff_id is not None:
             person = await session.get(Staff, user.staff_id)
         for period in dashboard.periods(settings=settings, today=day):

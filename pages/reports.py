@@ -10,7 +10,7 @@ from datetime import datetime, time, timedelta
 from aiohttp import web
 
 from ivr import reports, tickets
-from ivr.resources import CLOCK, SESSIONS, SETTINGS
+from ivr.resources import CLOCK, READER, SETTINGS
 
 from .access import MANAGERS, page
 from .render import render
@@ -28,7 +28,7 @@ async def reports_page(request: web.Request) -> web.Response:
     except ValueError:
         raise web.HTTPBadRequest(text="date must be YYYY-MM-DD") from None
     at = now if day >= today else datetime.combine(day + timedelta(days=1), time(0), settings.tz)
-    async with request.app[SESSIONS]() as session:
+    async with request.app[READER]() as session:
         try:
             daily = await reports.daily(session, settings=settings, at=min(at, now), day=day)
             monthly = await reports.monthly(session, settings=settings, month=month, now=now)
