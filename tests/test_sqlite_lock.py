@@ -61,3 +61,4 @@ async def test_supervisors_read_the_figures_while_the_lock_is_held(
         assert "three_ring_rate" in await stats.json()
         health = await asyncio.wait_for(client.get("/healthz"), 5)
         assert health.status == 200
+
