@@ -24,16 +24,13 @@ def make_engine(url: str, *, read_only: bool = False, **kwargs) -> AsyncEngine:
     `read_only` (SQLite): for the supervisors' figures and pages. Its transactions begin
     deferred and never write, so in WAL mode they neither take nor wait for the write
     lock: a dashboard being read never holds up a caller's webhook."""
-    if is_sqlite(url) and read_only:
-        kwargs.setdefault("pool_size", 2)
-        kwargs.setdefault("max_overflow", 2)
     if is_sqlite(url):
-        # One writer at a time is all SQLite allows, and every webhook writes: one
-        # connection per process, so requests wait their turn in the pool's queue (first
-        # come, first served) instead of sleeping in SQLite's busy handler (1..100 ms
-        # naps that made p99 latency seconds under load).
-        kwargs.setdefault("pool_size", 1)
-        kwargs.setdefault("max_overflow", 0)
+        # One writer at a time is all SQLite allows: one writing connection per engine,
+        # so its users wait their turn in the pool's queue (first come, first served)
+        # instead of sleeping in SQLite's busy handler (1..100 ms naps that made p99
+        # latency seconds under load). Readers, in WAL mode, all read at once.
+        kwargs.setdefault("pool_size", 2 if read_only else 1)
+        kwargs.setdefault("max_overflow", 2 if read_only else 0)
         kwargs.setdefault("pool_timeout", 30)
         engine = create_async_engine(url, connect_args={"timeout": 30}, **kwargs)
 

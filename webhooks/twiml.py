@@ -23,8 +23,8 @@ from ivr.callflow import Hotline, apology
 from ivr.calls import record_event, stored_response
 from ivr.journal import DatabaseUnavailable, Entry
 from ivr.phones import mask
-from models.writer import Writer
 from ivr.resources import CLOCK, JOURNAL, ROSTER, SCRIPTS, SETTINGS, WRITER
+from models.writer import Writer
 
 log = logging.getLogger(__name__)
 
