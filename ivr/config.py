@@ -65,6 +65,9 @@ class Settings(BaseSettings):
     # Where webhooks wait on local disk while the database is unreachable.
     journal_dir: str = Field("./journal", alias="IVR_JOURNAL_DIR")
     journal_replay_seconds: float = Field(5, alias="IVR_JOURNAL_REPLAY_SECONDS", gt=0)
+    # How long a webhook waits for its transaction before it answers without the database
+    # (journaled): well inside the 15 s after which Twilio gives the caller an error.
+    webhook_database_seconds: float = Field(8, alias="IVR_WEBHOOK_DATABASE_SECONDS", gt=0)
     log_level: str = Field("INFO", alias="IVR_LOG_LEVEL")
     # The outbound dialer (README, *Outbound calls*).
     dialer_cps: float = Field(1, alias="IVR_DIALER_CPS", gt=0)

@@ -106,8 +106,10 @@ def twiml_webhook(step: Step, *, dedupe: Dedupe | None = None,
         token = request.headers.get("I-Twilio-Idempotency-Token")
         key = f"idem:{token}" if token else (dedupe(request.path, query, form) if dedupe else None)
         try:
-            return xml(await run_step(request.app[WRITER], step, hotline, path=request.path,
-                                      query=query, form=form, key=key))
+            return xml(await asyncio.wait_for(
+                run_step(request.app[WRITER], step, hotline, path=request.path, query=query,
+                         form=form, key=key),
+                request.app[SETTINGS].webhook_database_seconds))
         except web.HTTPException:
             raise
         except Exception as exc:
