@@ -6,6 +6,7 @@ customer-service shift the night duty (值班) staff ring.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 from dataclasses import asdict, dataclass
@@ -98,8 +99,14 @@ class RosterCache:
 
     async def refresh(self, session: AsyncSession) -> None:
         rows = (await session.scalars(select(Staff).order_by(Staff.position, Staff.id))).all()
-        self.staff = [StaffOnFile(s.id, s.name, s.phone, s.department or "", s.shifts or "",
-                                  s.position, s.active) for s in rows]
+        staff = [StaffOnFile(s.id, s.name, s.phone, s.department or "", s.shifts or "",
+                             s.position, s.active) for s in rows]
+        if staff == self.staff and self.path.exists():
+            return  # refreshed every few seconds; the disk is written when the roster changes
+        self.staff = staff
+        await asyncio.to_thread(self._save)
+
+    def _save(self) -> None:
         tmp = self.path.with_suffix(".tmp")
         tmp.write_text(json.dumps([asdict(s) for s in self.staff], ensure_ascii=False), "utf-8")
         os.replace(tmp, self.path)
