@@ -22,7 +22,7 @@ from typing import Any, Awaitable, Callable, Protocol, TypeVar
 
 import aiosqlite
 from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from .db import is_sqlite, make_engine, make_sessionmaker
 
@@ -100,6 +100,7 @@ class ThreadWriter:
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, name="sqlite-writer",
                                        daemon=True)
+        self.engine: AsyncEngine | None = None
         self.sessions: async_sessionmaker[AsyncSession] | None = None
 
     async def start(self) -> "ThreadWriter":
@@ -125,7 +126,7 @@ class ThreadWriter:
         return await self._on_thread(work(self.sessions))
 
     async def close(self) -> None:
-        if self.sessions is not None:
+        if self.engine is not None:
             await self._on_thread(self.engine.dispose())
         self.loop.call_soon_threadsafe(self.loop.stop)
         await asyncio.to_thread(self.thread.join, 10)
