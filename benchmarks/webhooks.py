@@ -37,6 +37,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
@@ -181,7 +182,9 @@ class Client:
             await asyncio.sleep(self.think * random.uniform(0.5, 1.5))
         parts = urlsplit(url)
         path = parts.path + (f"?{parts.query}" if parts.query else "")
-        headers = {"X-Twilio-Signature": self.validator.compute_signature(PUBLIC_BASE + path, params)}
+        # Twilio names every request with an idempotency token (the same on its retries).
+        headers = {"X-Twilio-Signature": self.validator.compute_signature(PUBLIC_BASE + path, params),
+                   "I-Twilio-Idempotency-Token": uuid.uuid4().hex}
         started = time.perf_counter()
         try:
             async with self.http.post(self.target + path, data=params, headers=headers) as resp:

@@ -17,7 +17,7 @@ from twilio.twiml.voice_response import VoiceResponse
 from models import Call, Resident
 
 from . import transfer
-from .calls import get_or_create_call
+from .calls import create_or_get_call, get_or_create_call
 from .config import Settings
 from .scripts import CallScripts, Speaker, Voice
 
@@ -77,7 +77,7 @@ def menu_gather(hotline: Hotline, response: VoiceResponse, call: Call) -> None:
 
 async def answer(session: AsyncSession, hotline: Hotline, *, form: Mapping[str, str]) -> VoiceResponse:
     """`POST /twilio/voice`: greet by time of day, recognise the caller, offer the menu."""
-    call = await get_or_create_call(session, form=form, now=hotline.now)
+    call = await create_or_get_call(session, form=form, now=hotline.now)
     resident = await session.get(Resident, call.resident_id) if call.resident_id else None
     speaker = hotline.speaker(call.language)
     response = VoiceResponse()

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 from sqlalchemy import select
 
-from models import Call, CallEvent
+from models import Call, CallEvent, Leg
 
 from .conftest import local
 from .twilio_client import Caller
@@ -174,6 +176,58 @@ async def test_a_retried_webhook_gets_the_same_answer_and_changes_nothing(caller
     async with sessions() as session:
         call = await session.scalar(select(Call).where(Call.sid == caller.sid))
         assert call.invalid_inputs == 1
+
+
+async def test_a_retried_transfer_rings_nobody_twice(caller, twilio, sessions, seed):
+    """The retry runs against a call that already has its leg; it must not add another,
+    and must hear the very same <Dial> (the same leg's URLs)."""
+    await seed.staff([("王小姐", "13800000001", "客服部", "00:00-24:00"),
+                      ("李先生", "13800000002", "客服部", "00:00-24:00")])
+    await caller.dial_in()
+    headers = {"I-Twilio-Idempotency-Token": "retry-token-2"}
+    first = await twilio.post("/twilio/menu", caller.params(Digits="0"), headers=headers)
+    second = await twilio.post("/twilio/menu", caller.params(Digits="0"), headers=headers)
+    assert first.find("Number").text == "+8613800000001"
+    assert second.text == first.text
+    async with sessions() as session:
+        call = await session.scalar(select(Call).where(Call.sid == caller.sid))
+        legs = (await session.scalars(select(Leg).where(Leg.call_id == call.id))).all()
+        events = (await session.scalars(select(CallEvent.kind).where(
+            CallEvent.call_sid == caller.sid))).all()
+    assert [leg.phone for leg in legs] == ["+8613800000001"]
+    assert sorted(events) == ["menu", "voice"]
+
+
+async def test_two_deliveries_of_one_webhook_at_once_are_applied_once(caller, twilio, sessions,
+                                                                       seed):
+    """Twilio retries when an answer is slow, so the retry can arrive while the first is
+    still being handled (on PostgreSQL the two run at once)."""
+    await seed.staff([("王小姐", "13800000001", "客服部", "00:00-24:00"),
+                      ("李先生", "13800000002", "客服部", "00:00-24:00")])
+    await caller.dial_in()
+    headers = {"I-Twilio-Idempotency-Token": "retry-token-3"}
+    answers = await asyncio.gather(*(
+        twilio.post("/twilio/menu", caller.params(Digits="0"), headers=headers)
+        for _ in range(3)))
+    assert {a.status for a in answers} == {200}
+    assert len({a.text for a in answers}) == 1
+    async with sessions() as session:
+        call = await session.scalar(select(Call).where(Call.sid == caller.sid))
+        legs = (await session.scalars(select(Leg).where(Leg.call_id == call.id))).all()
+    assert len(legs) == 1
+
+
+async def test_a_retried_greeting_makes_one_call(twilio, sessions):
+    caller = Caller(twilio)
+    headers = {"I-Twilio-Idempotency-Token": "retry-token-4"}
+    first = await twilio.post("/twilio/voice", caller.params(CallStatus="ringing"), headers=headers)
+    second = await twilio.post("/twilio/voice", caller.params(CallStatus="ringing"), headers=headers)
+    assert first.find("Gather") is not None and second.text == first.text
+    async with sessions() as session:
+        calls = (await session.scalars(select(Call).where(Call.sid == caller.sid))).all()
+        events = (await session.scalars(select(CallEvent).where(
+            CallEvent.call_sid == caller.sid))).all()
+    assert len(calls) == 1 and len(events) == 1
 
 
 async def test_the_call_status_closes_the_call_with_twilios_duration(caller, clock, sessions):

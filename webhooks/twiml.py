@@ -70,21 +70,44 @@ def event_kind(path: str) -> str:
     return path.removeprefix("/twilio/")[:40] or "twilio"
 
 
+class Repeated(Exception):
+    """The event's key was already stored: the step is undone and its first answer given."""
+
+
+async def first_answer(sessions: async_sessionmaker[AsyncSession], key: str) -> str | None:
+    async with sessions() as session:
+        prior = await stored_response(session, key)
+    return None if prior is None else (prior or str(VoiceResponse()))
+
+
 async def run_step(writer: Writer, step: Step, hotline: Hotline, *,
                    path: str, query: Mapping[str, str], form: Mapping[str, str],
                    key: str | None) -> str:
-    """The step and its event in one transaction; a repeated key gets its first answer."""
+    """The step and its event in one transaction; a repeated key gets its first answer.
+
+    The event's own insert is the check for a repeat (its key is unique), so a new
+    webhook, nearly every one, costs no lookup; a repeat runs its step against the
+    current state, finds its key taken and is rolled back. Two deliveries at once on
+    PostgreSQL end the same way: the second waits on the first's key and rolls back."""
 
     async def transaction(sessions: async_sessionmaker[AsyncSession]) -> str:
-        async with sessions() as session, session.begin():
-            prior = await stored_response(session, key)
-            if prior is not None:
-                return prior or str(VoiceResponse())
-            result = await step(session, hotline, query, form)
-            body = str(result if result is not None else VoiceResponse())
-            await record_event(session, call_sid=form["CallSid"], kind=event_kind(path),
-                               form=form, now=hotline.now, dedupe_key=key, response=body)
-        return body
+        try:
+            async with sessions() as session, session.begin():
+                result = await step(session, hotline, query, form)
+                body = str(result if result is not None else VoiceResponse())
+                if not await record_event(session, call_sid=form["CallSid"],
+                                          kind=event_kind(path), form=form, now=hotline.now,
+                                          dedupe_key=key, response=body):
+                    raise Repeated(key)
+            return body
+        except Exception as exc:
+            # A repeat whose step now fails (the state moved on) still gets its first answer.
+            if key is None or database_unreachable(exc):
+                raise
+            prior = await first_answer(sessions, key)
+            if prior is None:
+                raise
+            return prior
 
     return await writer.run(transaction)
 
