@@ -46,19 +46,25 @@ async def to_person(session: AsyncSession, hotline: "Hotline", *, call: Call, ch
                     intro: str | None = None, duty_only: bool = False) -> VoiceResponse:
     """Start the hunt for a person (or take a message when nobody is on duty)."""
     call.menu_choice = call.menu_choice or choice
-    if call.transfer_requested_at is None:
+    first_hunt = call.transfer_requested_at is None
+    if first_hunt:
         call.transfer_requested_at = hotline.now
     response = VoiceResponse()
     if intro:
         hotline.speaker(call.language).say(response, intro)
-    return await ring_next(session, hotline, call=call, response=response, duty_only=duty_only)
+    return await ring_next(session, hotline, call=call, response=response, duty_only=duty_only,
+                           first_hunt=first_hunt)
 
 
 async def ring_next(session: AsyncSession, hotline: "Hotline", *, call: Call,
-                    response: VoiceResponse, duty_only: bool = False) -> VoiceResponse:
-    """Dial the next person on duty not yet tried on this call, or take a message."""
+                    response: VoiceResponse, duty_only: bool = False,
+                    first_hunt: bool = False) -> VoiceResponse:
+    """Dial the next person on duty not yet tried on this call, or take a message.
+
+    `first_hunt`: nobody has been rung yet (every leg is made with the call's
+    `transfer_requested_at` set, so a call without one has no legs to read)."""
     speaker = hotline.speaker(call.language)
-    tried = await legs_of(session, call)
+    tried = [] if first_hunt else await legs_of(session, call)
     tried_staff = {leg.staff_id for leg in tried}
     candidates = await roster.on_duty(session, settings=hotline.settings, now=hotline.now,
                                       duty_only=duty_only or call.menu_choice == "emergency")
