@@ -12,11 +12,10 @@ from datetime import datetime, timedelta
 from typing import Mapping
 
 from sqlalchemy import select
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from models import Call, CallEvent, Leg, Resident
+from models.db import insert_for
 
 from .clock import parse_int, parse_twilio_timestamp
 from .phones import normalise_or_none
@@ -76,7 +75,7 @@ async def create_or_get_call(session: AsyncSession, *, form: Mapping[str, str],
     webhook made it already. One statement where a lookup, a savepoint and an insert
     took five."""
     values = _call_values(form, now)
-    insert = sqlite_insert if session.bind.dialect.name == "sqlite" else postgresql_insert
+    insert = insert_for(session.bind.dialect.name)
     statement = (insert(Call).values(**values, resident_id=_resident_of(values))
                  .on_conflict_do_nothing(index_elements=["sid"]).returning(Call))
     call = (await session.scalars(statement)).first()
@@ -99,8 +98,7 @@ async def stored_response(session: AsyncSession, dedupe_key: str | None) -> str 
 def _insert_event(dialect: str):
     """Built once: one statement per webhook, where a savepoint around an ORM insert took
     three round trips, and constructing the statement each time cost more than running it."""
-    insert = sqlite_insert if dialect == "sqlite" else postgresql_insert
-    return insert(CallEvent.__table__).on_conflict_do_nothing(index_elements=["dedupe_key"])
+    return insert_for(dialect)(CallEvent.__table__).on_conflict_do_nothing(index_elements=["dedupe_key"])
 
 
 async def record_event(session: AsyncSession, *, call_sid: str, kind: str,

@@ -17,8 +17,9 @@ Exactly once:
    the lookup itself fails, nothing is decided and it is tried again later: a call may be
    late, never doubled.
 
-Pacing is per process (`IVR_DIALER_CPS`, a monotonic-clock slot schedule) with a cap on
-calls in progress across all processes (`IVR_DIALER_MAX_IN_PROGRESS`). Times written to
+Pacing is for the whole account (`IVR_DIALER_CPS`, slots shared through the database by
+every dialer: `ivr/pace.py`) with a cap on calls in progress across all processes
+(`IVR_DIALER_MAX_IN_PROGRESS`). Times written to
 the database come from the app's clock, so tests freeze them.
 """
 
@@ -32,7 +33,6 @@ import socket
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Callable
 
 from sqlalchemy import func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -44,6 +44,7 @@ from . import roster, twilio_rest
 from .calls import get_or_create_call
 from .clock import Clock
 from .config import Settings, parse_hours
+from .pace import Pace
 from .phones import mask
 
 log = logging.getLogger(__name__)
@@ -319,34 +320,6 @@ def call_params(settings: Settings, claimed: Claimed) -> dict:
     )
 
 
-class Pacer:
-    """At most `rate` starts a second: each start takes the next free slot, 1/rate apart,
-    on the monotonic clock (never the app's clock, which tests freeze)."""
-
-    def __init__(self, rate: float, monotonic: Callable[[], float] = time.monotonic) -> None:
-        self.interval = 1.0 / rate
-        self.monotonic = monotonic
-        self.next_slot = 0.0
-        self.hold_until = 0.0
-
-    async def wait(self) -> None:
-        while True:
-            now = self.monotonic()
-            slot = max(self.next_slot, now)
-            self.next_slot = slot + self.interval
-            if slot > now:
-                await asyncio.sleep(slot - now)
-            if self.monotonic() >= self.hold_until:
-                return
-            # a back-off began while we waited for our slot: take a new one after it
-
-    def back_off(self, seconds: float) -> None:
-        """Twilio said 429: nobody starts before `seconds` from now, not even those
-        already holding a slot."""
-        self.hold_until = max(self.hold_until, self.monotonic() + seconds)
-        self.next_slot = max(self.next_slot, self.hold_until)
-
-
 async def record_placed(session: AsyncSession, *, settings: Settings, attempt: Attempt,
                         job: OutboundJob, sid: str, status: str, now: datetime) -> None:
     """The CallSid on the attempt and the outbound Call row (for /api/calls and stats)."""
@@ -389,12 +362,12 @@ class Dialer:
     client: Client
     clock: Clock
     name: str = field(default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}:{id(object())}")
-    pacer: Pacer | None = None
+    pacer: Pace | None = None
     waiting: int = 0  # claimed here, not yet started (their arrears were read ≤ ~2 s ago)
     placed: int = 0
 
     def __post_init__(self) -> None:
-        self.pacer = self.pacer or Pacer(self.settings.dialer_cps)
+        self.pacer = self.pacer or Pace(self.sessions, name="calls", rate=self.settings.dialer_cps)
 
     @property
     def batch(self) -> int:
@@ -440,7 +413,7 @@ class Dialer:
                     if found is not False:  # adopted, or undecidable: never call twice
                         return
                 else:
-                    self.pacer.back_off(delay)
+                    await self.pacer.back_off(delay)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 60)
                 await self.pacer.wait()

@@ -25,7 +25,7 @@ from models import Resident, SmsMessage
 from . import twilio_rest
 from .clock import Clock
 from .config import Settings
-from .dialer import Pacer
+from .pace import Pace
 from .phones import mask
 
 log = logging.getLogger(__name__)
@@ -98,11 +98,12 @@ class Sender:
     sessions: async_sessionmaker[AsyncSession]
     client: Client
     clock: Clock
-    pacer: Pacer | None = None
+    pacer: Pace | None = None
     sent: int = field(default=0)
 
     def __post_init__(self) -> None:
-        self.pacer = self.pacer or Pacer(self.settings.sms_per_second)
+        self.pacer = self.pacer or Pace(self.sessions, name="messages",
+                                        rate=self.settings.sms_per_second)
 
     @property
     def batch(self) -> int:
@@ -129,7 +130,7 @@ class Sender:
                     if found is not False:
                         return
                 else:
-                    self.pacer.back_off(delay)
+                    await self.pacer.back_off(delay)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 60)
                 await self.pacer.wait()

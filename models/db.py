@@ -7,6 +7,8 @@ from pathlib import Path
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import event
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine, AsyncSession
 
@@ -15,6 +17,12 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 
 def is_sqlite(url: str) -> bool:
     return url.startswith("sqlite")
+
+
+def insert_for(dialect: str):
+    """The INSERT construct of a database (`session.bind.dialect.name`), the one with
+    `on_conflict_do_nothing`."""
+    return sqlite_insert if dialect == "sqlite" else postgresql_insert
 
 
 def make_engine(url: str, *, read_only: bool = False, **kwargs) -> AsyncEngine:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import ForeignKey, Index, Integer, Numeric, String, Text
+from sqlalchemy import Float, ForeignKey, Index, Integer, Numeric, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from .base import Base
@@ -89,3 +89,19 @@ class SmsMessage(Base):
     # Set when a sender takes the message (status `sending`), before the REST call.
     claimed_at: Mapped[datetime | None] = mapped_column(default=None)
     sent_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class PaceSlot(Base):
+    """The next moment a REST request of one kind may start, shared by every process.
+
+    Twilio limits calls (and messages) per second per account, not per process: each
+    dialer takes its turn from this row, so two dialers at 1 a second place 1 a second.
+    Times are seconds of the wall clock (the machines' NTP-kept clocks; the monotonic
+    clock is private to a process)."""
+
+    __tablename__ = "pace_slots"
+
+    name: Mapped[str] = mapped_column(String(20), primary_key=True)
+    next_slot: Mapped[float] = mapped_column(Float, default=0.0)
+    # Twilio said 429: no request of this kind starts before this moment.
+    hold_until: Mapped[float] = mapped_column(Float, default=0.0)

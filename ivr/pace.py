@@ -1,0 +1,84 @@
+"""The pace of REST requests to Twilio, one for the whole account, kept in the database.
+
+Twilio's limits (calls a second, messages a second) are per account. Each request takes
+the next free slot, `1 / rate` after the one before, from a `PaceSlot` row that every
+dialer and SMS sender shares, whichever process or machine it runs in; so does a 429's
+back-off. Slots are seconds of the wall clock (NTP keeps machines within milliseconds);
+the monotonic clock is private to each process and the app's clock is frozen in tests.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Callable
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from models import PaceSlot
+from models.db import insert_for
+
+# A slot further ahead than this means the wall clock was set back: start again from now.
+CLOCK_SET_BACK_SECONDS = 3600.0
+
+
+class Pace:
+    """At most `rate` requests of kind `name` a second, across every process."""
+
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], *, name: str, rate: float,
+                 wall: Callable[[], float] = time.time) -> None:
+        self.sessions = sessions
+        self.name = name
+        self.interval = 1.0 / rate
+        self.wall = wall
+        self._row_exists = False
+        # This process's own latest back-off: known at once, before it reaches the row.
+        self.held_here = 0.0
+
+    async def _slot(self, session: AsyncSession) -> PaceSlot:
+        """The row, locked until commit (SQLite: the write transaction's lock)."""
+        if not self._row_exists:
+            insert = insert_for(session.bind.dialect.name)
+            await session.execute(insert(PaceSlot)
+                                  .values(name=self.name, next_slot=0.0, hold_until=0.0)
+                                  .on_conflict_do_nothing(index_elements=["name"]))
+        return await session.get(PaceSlot, self.name, with_for_update=True,
+                                 populate_existing=True)
+
+    async def _take(self) -> float:
+        async with self.sessions() as session, session.begin():
+            row = await self._slot(session)
+            now = self.wall()  # once the row is ours: waiting for it is no part of a slot
+            if row.next_slot > now + CLOCK_SET_BACK_SECONDS:
+                row.next_slot = now
+            start = max(row.next_slot, row.hold_until, self.held_here, now)
+            row.next_slot = start + self.interval
+        self._row_exists = True
+        return start
+
+    async def _held_until(self) -> float:
+        async with self.sessions() as session:
+            row = await session.get(PaceSlot, self.name)
+            return row.hold_until if row is not None else 0.0
+
+    async def wait(self) -> None:
+        """Take the next slot and sleep until it; a back-off that began meanwhile (here or
+        in another process) sends us to a new slot after it."""
+        while True:
+            delay = await self._take() - self.wall()
+            held_elsewhere = 0.0
+            if delay > 0:
+                await asyncio.sleep(delay)
+                held_elsewhere = await self._held_until()
+            if self.wall() >= max(self.held_here, held_elsewhere):  # held_here: read last
+                return
+
+    async def back_off(self, seconds: float) -> None:
+        """Twilio said 429: nobody on the account starts before `seconds` from now, not
+        even those already holding a slot."""
+        self.held_here = max(self.held_here, self.wall() + seconds)
+        async with self.sessions() as session, session.begin():
+            row = await self._slot(session)
+            row.hold_until = max(row.hold_until, self.held_here)
+            row.next_slot = max(row.next_slot, row.hold_until)
+        self._row_exists = True
