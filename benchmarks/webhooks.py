@@ -1,6 +1,7 @@
 """Webhook throughput and latency of the real server, against the bare-aiohttp limit.
 
-Whole simulated calls, each ten signed webhooks as Twilio sends them: the greeting
+Whole simulated calls, each ten signed webhooks as Twilio sends them (with an
+idempotency token each): the greeting
 (/twilio/voice), the menu key 0, the staff phone's initiated, ringing and answered
 callbacks, the screening whisper and its accept key, the leg's completed callback, the
 dial result (bridged) and the call's completed status. N callers run calls back to back
