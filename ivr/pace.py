@@ -10,6 +10,7 @@ the monotonic clock is private to each process and the app's clock is frozen in 
 from __future__ import annotations
 
 import asyncio
+import math
 import time
 from typing import Callable
 
@@ -34,6 +35,12 @@ class Pace:
         self._row_exists = False
         # This process's own latest back-off: known at once, before it reaches the row.
         self.held_here = 0.0
+        # Slots this process took together (one transaction for the requests waiting at
+        # once, at most a second's worth), handed out in order.
+        self._taken: list[float] = []
+        self._waiting = 0
+        self._taking = asyncio.Lock()
+        self.block = max(1, math.ceil(rate))
 
     async def _slot(self, session: AsyncSession) -> PaceSlot:
         """The row, locked until commit (SQLite: the write transaction's lock)."""
@@ -45,16 +52,31 @@ class Pace:
         return await session.get(PaceSlot, self.name, with_for_update=True,
                                  populate_existing=True)
 
-    async def _take(self) -> float:
+    async def _take(self, count: int) -> list[float]:
         async with self.sessions() as session, session.begin():
             row = await self._slot(session)
             now = self.wall()  # once the row is ours: waiting for it is no part of a slot
             if row.next_slot > now + CLOCK_SET_BACK_SECONDS:
                 row.next_slot = now
             start = max(row.next_slot, row.hold_until, self.held_here, now)
-            row.next_slot = start + self.interval
+            row.next_slot = start + count * self.interval
         self._row_exists = True
-        return start
+        return [start + i * self.interval for i in range(count)]
+
+    async def _next(self) -> float:
+        """This request's slot: one already taken, or a new block for all who wait now."""
+        self._waiting += 1
+        try:
+            async with self._taking:
+                # a slot left over from a block, whose moment passed unused, is not ours now
+                stale = self.wall() - self.interval
+                while self._taken and self._taken[0] < stale:
+                    self._taken.pop(0)
+                if not self._taken:
+                    self._taken = await self._take(min(self._waiting, self.block))
+                return self._taken.pop(0)
+        finally:
+            self._waiting -= 1
 
     async def _held_until(self) -> float:
         async with self.sessions() as session:
@@ -65,7 +87,7 @@ class Pace:
         """Take the next slot and sleep until it; a back-off that began meanwhile (here or
         in another process) sends us to a new slot after it."""
         while True:
-            delay = await self._take() - self.wall()
+            delay = await self._next() - self.wall()
             held_elsewhere = 0.0
             if delay > 0:
                 await asyncio.sleep(delay)
@@ -77,6 +99,7 @@ class Pace:
         """Twilio said 429: nobody on the account starts before `seconds` from now, not
         even those already holding a slot."""
         self.held_here = max(self.held_here, self.wall() + seconds)
+        self._taken.clear()
         async with self.sessions() as session, session.begin():
             row = await self._slot(session)
             row.hold_until = max(row.hold_until, self.held_here)

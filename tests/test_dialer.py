@@ -8,6 +8,7 @@ from datetime import datetime, timedelta, timezone
 from sqlalchemy import func, select
 
 from ivr import campaigns, dialer as dialing
+from ivr.pace import Pace
 from models import Attempt, Call, OutboundJob
 
 from .conftest import local
@@ -287,6 +288,18 @@ async def test_a_429_holds_back_the_other_dialers_too(outbound, second_sessions)
     refused, *placed = outbound.fake.creates()
     assert refused.status == 429 and [r.status for r in placed] == [201] * 4
     assert all(r.at - refused.at >= 0.9 for r in placed), [r.at - refused.at for r in placed]
+
+
+async def test_a_wall_clock_set_back_does_not_stop_the_dialing(sessions):
+    """Slots are wall-clock seconds kept in the database; a clock put back an hour (a
+    machine's time corrected) must not leave every call waiting for that hour."""
+    wall = [1_000_000.0]
+    pace = Pace(sessions, name="calls", rate=1, wall=lambda: wall[0])
+    for _ in range(3):
+        await pace.wait()                            # slots at +0 (now), +1, +2 s ahead
+        wall[0] += 1
+    wall[0] -= 7200
+    await asyncio.wait_for(pace.wait(), 2)
 
 
 async def test_the_cap_on_calls_in_progress_holds_until_calls_end(outbound):
