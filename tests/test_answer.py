@@ -279,6 +279,25 @@ async def test_a_failure_inside_the_flow_still_answers_twiml_with_a_way_forward(
     assert twiml.find("Record") is not None
 
 
+async def test_a_retry_whose_step_now_fails_still_hears_its_first_answer(caller, twilio,
+                                                                          monkeypatch):
+    """A retry runs its step against the state the first delivery left; if that fails,
+    the caller must hear what the first delivery answered, not the apology."""
+    from ivr import callflow
+
+    await caller.dial_in()
+    headers = {"I-Twilio-Idempotency-Token": "retry-token-5"}
+    first = await twilio.post("/twilio/menu", caller.params(Digits="7"), headers=headers)
+
+    async def broken(*args, **kwargs):
+        raise RuntimeError("the call has moved on")
+
+    monkeypatch.setattr(callflow, "menu", broken)
+    second = await twilio.post("/twilio/menu", caller.params(Digits="7"), headers=headers)
+    assert "系统暂时出现问题" not in first.spoken
+    assert second.status == 200 and second.text == first.text
+
+
 async def test_a_request_without_callsid_is_a_400(twilio):
     twiml = await twilio.post("/twilio/voice", {"From": "+8613900000001"})
     assert twiml.status == 400
