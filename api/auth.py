@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import json
-from datetime import date, datetime, time, timedelta
+from datetime import datetime, time, timedelta
 
 from aiohttp import web
 
+from ivr.clock import parse_day
 from ivr.resources import READER, SETTINGS
 from ivr.users import user_for_token
 from models import User
@@ -44,10 +45,10 @@ def date_range(request: web.Request) -> tuple[datetime, datetime]:
     tz = request.app[SETTINGS].tz
     today = datetime.now(tz).date()
     try:
-        start = date.fromisoformat(request.query["from"]) if "from" in request.query else today
-        end = date.fromisoformat(request.query["to"]) if "to" in request.query else start
-    except ValueError:
-        raise bad_request("from and to must be dates, YYYY-MM-DD") from None
+        start = parse_day(request.query["from"]) if "from" in request.query else today
+        end = parse_day(request.query["to"]) if "to" in request.query else start
+    except ValueError as exc:
+        raise bad_request(f"from and to: {exc}") from None
     if end < start:
         raise bad_request("to is before from")
     return (datetime.combine(start, time(0), tz),

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 from email.utils import parsedate_to_datetime
 from typing import Callable
 
@@ -38,3 +38,20 @@ def parse_int(value: str | None) -> int | None:
     except (TypeError, ValueError):
         return None
     return number if number is None or -INT_MAX <= number <= INT_MAX else None
+
+
+# The days a supervisor may ask about. Beyond them, day arithmetic and the step from
+# local midnight to UTC overflow (year 1 in +08:00 is year 0 in UTC).
+FIRST_DAY = date(1970, 1, 1)
+LAST_DAY = date(2999, 12, 31)
+
+
+def parse_day(text: str) -> date:
+    """A `YYYY-MM-DD` date of a query or an option; ValueError names what is accepted."""
+    try:
+        day = date.fromisoformat(text.strip())
+    except ValueError:
+        raise ValueError("expected YYYY-MM-DD") from None
+    if not FIRST_DAY <= day <= LAST_DAY:
+        raise ValueError(f"expected a day between {FIRST_DAY} and {LAST_DAY}")
+    return day

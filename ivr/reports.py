@@ -29,6 +29,7 @@ from models import SmsMessage, Ticket, TicketHistory
 from models.ticket import CATEGORIES
 
 from . import escalation, followup, tickets
+from .clock import parse_day
 from .config import Settings
 
 DAILY_PURPOSE = "daily_count"
@@ -457,9 +458,9 @@ def daily_moment(day_text: str | None, *, settings: Settings,
     if not day_text:
         return None, now
     try:
-        day = date.fromisoformat(day_text.strip())
-    except ValueError:
-        raise ReportError(f"--date {day_text!r}: expected YYYY-MM-DD, e.g. 2026-11-23") from None
+        day = parse_day(day_text)
+    except ValueError as exc:
+        raise ReportError(f"--date {day_text!r}: {exc}, e.g. 2026-11-23") from None
     return day, day_start(day + timedelta(days=1), settings)
 
 

@@ -10,6 +10,7 @@ from sqlalchemy import select
 
 from ivr import exports, reports
 from ivr.calllog import CallFilter, search_calls, timeline
+from ivr.clock import parse_day
 from ivr.resources import CLOCK, READER, SETTINGS
 from models import Call, Leg, Staff
 
@@ -26,9 +27,9 @@ def _day(text: str | None, default: date) -> date:
     if not text:
         return default
     try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise web.HTTPBadRequest(text="dates must be YYYY-MM-DD") from None
+        return parse_day(text)
+    except ValueError as exc:
+        raise web.HTTPBadRequest(text=str(exc)) from None
 
 
 def filters_from(request: web.Request) -> tuple[CallFilter, dict]:

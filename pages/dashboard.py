@@ -6,6 +6,7 @@ from datetime import date
 
 from aiohttp import web
 from ivr import dashboard
+from ivr.clock import parse_day
 from ivr.resources import CLOCK, READER, SETTINGS
 from models import Staff
 
@@ -32,9 +33,9 @@ def chosen_day(request: web.Request) -> date:
     text = request.query.get("date")
     if text:
         try:
-            return date.fromisoformat(text)
-        except ValueError:
-            raise web.HTTPBadRequest(text="date must be YYYY-MM-DD") from None
+            return parse_day(text)
+        except ValueError as exc:
+            raise web.HTTPBadRequest(text=str(exc)) from None
     return request.app[CLOCK]().astimezone(settings.tz).date()
 
 

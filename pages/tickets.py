@@ -10,6 +10,7 @@ from aiohttp import web
 from sqlalchemy import select
 
 from ivr import tickets
+from ivr.clock import parse_day
 from ivr.resources import CLOCK, SESSIONS, SETTINGS
 from ivr.sessions import audit
 from models import Call, Leg, Resident, Staff, Ticket
@@ -30,9 +31,9 @@ def _int(value: str | None, what: str) -> int | None:
 
 def _day(text: str | None, default: date) -> date:
     try:
-        return date.fromisoformat(text) if text else default
-    except ValueError:
-        raise web.HTTPBadRequest(text="dates must be YYYY-MM-DD") from None
+        return parse_day(text) if text else default
+    except ValueError as exc:
+        raise web.HTTPBadRequest(text=str(exc)) from None
 
 
 @page()

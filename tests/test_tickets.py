@@ -374,3 +374,15 @@ async def test_recordings_reach_supervisors_not_staff_through_the_api(client, se
         [ticket] = (await resp.json())["tickets"]
         seen[name] = ticket["recording_url"]
     assert seen == {"boss": "https://api.twilio.com/rec/RE9", "clerk": None}
+
+
+@pytest.mark.parametrize("path", ["/api/stats", "/api/tickets", "/api/calls"])
+@pytest.mark.parametrize("query, message", [
+    ("from=0001-01-01", "between 1970-01-01 and 2999-12-31"),   # local midnight is before year 1 in UTC
+    ("from=2026-11-01&to=9999-12-31", "between 1970-01-01 and 2999-12-31"),
+    ("from=2026/11/01", "YYYY-MM-DD"),
+])
+async def test_a_date_out_of_range_is_a_400_with_the_range(client, token, path, query, message):
+    resp = await client.get(f"{path}?{query}", headers=bearer(token))
+    assert resp.status == 400
+    assert message in (await resp.json())["error"]
