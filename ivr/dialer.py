@@ -19,8 +19,8 @@ Exactly once:
 
 Pacing is for the whole account (`IVR_DIALER_CPS`, slots shared through the database by
 every dialer: `ivr/pace.py`) with a cap on calls in progress across all processes
-(`IVR_DIALER_MAX_IN_PROGRESS`). Times written to
-the database come from the app's clock, so tests freeze them.
+(`IVR_DIALER_MAX_IN_PROGRESS`). Times written to the database come from the app's
+clock, so tests freeze them.
 """
 
 from __future__ import annotations

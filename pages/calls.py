@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta
+from datetime import datetime, time, timedelta
 from urllib.parse import quote, urlencode
 
 from aiohttp import web
@@ -10,12 +10,11 @@ from sqlalchemy import select
 
 from ivr import exports, reports
 from ivr.calllog import CallFilter, search_calls, timeline
-from ivr.clock import parse_day
 from ivr.resources import CLOCK, READER, SETTINGS
 from models import Call, Leg, Staff
 
 from .access import MANAGERS, forbidden, page, user_of
-from .render import render
+from .render import query_day, render
 
 PAGE_SIZE = 50
 OUTCOMES = ("answered", "message", "abandoned", "missed", "self_service", "ivr")
@@ -23,22 +22,13 @@ MENU = ("person", "repair", "emergency", "complaint", "fees", "inquiry", "callba
         "follow_up")
 
 
-def _day(text: str | None, default: date) -> date:
-    if not text:
-        return default
-    try:
-        return parse_day(text)
-    except ValueError as exc:
-        raise web.HTTPBadRequest(text=str(exc)) from None
-
-
 def filters_from(request: web.Request) -> tuple[CallFilter, dict]:
     """The query's filters; a staff user is always narrowed to their own calls."""
     settings = request.app[SETTINGS]
     q = request.query
     today = request.app[CLOCK]().astimezone(settings.tz).date()
-    first = _day(q.get("from"), today)
-    last = _day(q.get("to"), first)
+    first = query_day(q.get("from"), today)
+    last = query_day(q.get("to"), first)
     if last < first:
         raise web.HTTPBadRequest(text="to is before from")
     staff_id = None

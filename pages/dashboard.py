@@ -6,13 +6,12 @@ from datetime import date
 
 from aiohttp import web
 from ivr import dashboard
-from ivr.clock import parse_day
 from ivr.resources import CLOCK, READER, SETTINGS
 from models import Staff
 
 from . import charts
 from .access import MANAGERS, page, user_of
-from .render import language, render, translator
+from .render import language, query_day, render, translator
 
 # The rows of the figures table, in the order a supervisor reads them.
 FIGURE_ROWS = [
@@ -30,13 +29,8 @@ FIGURE_ROWS = [
 
 def chosen_day(request: web.Request) -> date:
     settings = request.app[SETTINGS]
-    text = request.query.get("date")
-    if text:
-        try:
-            return parse_day(text)
-        except ValueError as exc:
-            raise web.HTTPBadRequest(text=str(exc)) from None
-    return request.app[CLOCK]().astimezone(settings.tz).date()
+    return query_day(request.query.get("date"),
+                     request.app[CLOCK]().astimezone(settings.tz).date())
 
 
 def target_text(name: str) -> str | None:

@@ -5,7 +5,7 @@ Handlers pass plain data (no ORM objects, no queries in templates) to `render`.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 
 from aiohttp import web
@@ -13,6 +13,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup
 
 from ivr import tickets
+from ivr.clock import parse_day
 from ivr.resources import SETTINGS
 
 from .words import WORDS
@@ -26,6 +27,16 @@ LANGUAGES = ("zh", "en")
 
 env = Environment(loader=FileSystemLoader(HERE / "templates"),
                   autoescape=select_autoescape(["html"]), trim_blocks=True, lstrip_blocks=True)
+
+
+def query_day(text: str | None, default: date) -> date:
+    """A date field of a page's query (`YYYY-MM-DD`), or `default` when empty; else 400."""
+    if not text:
+        return default
+    try:
+        return parse_day(text)
+    except ValueError as exc:
+        raise web.HTTPBadRequest(text=str(exc)) from None
 
 
 def language(request: web.Request) -> str:

@@ -3,21 +3,20 @@ the call in hand. Every change goes through `ivr.tickets`, which keeps the histo
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta
+from datetime import datetime, time, timedelta
 from urllib.parse import quote
 
 from aiohttp import web
 from sqlalchemy import select
 
 from ivr import tickets
-from ivr.clock import parse_day
 from ivr.resources import CLOCK, SESSIONS, SETTINGS
 from ivr.sessions import audit
 from models import Call, Leg, Resident, Staff, Ticket
 from models.ticket import CATEGORIES, STATUSES
 
 from .access import MANAGERS, forbidden, page, user_of
-from .render import render
+from .render import query_day, render
 
 
 def _int(value: str | None, what: str) -> int | None:
@@ -29,21 +28,14 @@ def _int(value: str | None, what: str) -> int | None:
         raise web.HTTPBadRequest(text=f"{what} must be a number") from None
 
 
-def _day(text: str | None, default: date) -> date:
-    try:
-        return parse_day(text) if text else default
-    except ValueError as exc:
-        raise web.HTTPBadRequest(text=str(exc)) from None
-
-
 @page()
 async def ticket_list(request: web.Request) -> web.Response:
     settings = request.app[SETTINGS]
     user = user_of(request)
     today = request.app[CLOCK]().astimezone(settings.tz).date()
     q = request.query
-    first = _day(q.get("from"), today.replace(day=1))
-    last = _day(q.get("to"), today)
+    first = query_day(q.get("from"), today.replace(day=1))
+    last = query_day(q.get("to"), today)
     status = q.get("status") if q.get("status") in STATUSES else None
     owner = _int(q.get("owner"), "owner")
     if user.role not in MANAGERS:
