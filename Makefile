@@ -21,10 +21,14 @@ run: $(BIN)/ivr
 	  IVR_INSECURE_DEV=1 $(BIN)/ivr serve; \
 	else $(BIN)/ivr serve; fi
 
-## make test: system packages (PostgreSQL, Chromium) if missing, then the whole test
-## suite twice: on SQLite, and on a throwaway PostgreSQL cluster on 127.0.0.1.
+## make test: system packages (PostgreSQL, Chromium) if missing, the layer contracts and
+## lint, then the whole test suite twice: on SQLite, and on a throwaway PostgreSQL
+## cluster on 127.0.0.1.
 test: system-deps $(BIN)/ivr
 	@rc=0; \
+	echo "== layers (lint-imports) and lint (ruff)"; \
+	$(BIN)/lint-imports --no-cache || rc=1; \
+	$(BIN)/ruff check . || rc=1; \
 	echo "== test suite on SQLite"; \
 	$(BIN)/python -m pytest || rc=1; \
 	echo "== test suite on PostgreSQL"; \

@@ -7,9 +7,9 @@ from datetime import datetime, time, timedelta
 
 from aiohttp import web
 
-from ivr.clock import parse_day
-from ivr.resources import READER, SETTINGS
-from ivr.users import user_for_token
+from ivr.people.users import user_for_token
+from ivr.platform.clock import parse_day
+from ivr.platform.resources import READER, SETTINGS
 from models import User
 
 USER = "api_user"

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from ivr import calllog, stats
-from ivr.resources import READER, SETTINGS
+from ivr.calls import calllog
+from ivr.platform.resources import READER, SETTINGS
+from ivr.reporting import stats
 
 from .auth import api_user, date_range, forbidden
 

@@ -3,7 +3,7 @@
 The contract's part: `GET /api/tickets?from&to[&status]` and `POST /api/tickets/{id}/resolve`;
 beyond it `POST /api/tickets` opens one. The acting user is the history's "who". Bad input
 is a 400 with a message, a change the lifecycle forbids a 409. Staff pages change tickets
-through the plain functions of `ivr.tickets` and `ivr.followup` instead. Users of role
+through the plain functions of `ivr.tickets.lifecycle` and `ivr.tickets.survey` instead. Users of role
 `staff` see and resolve only the tickets they own (403 otherwise).
 """
 
@@ -14,10 +14,10 @@ import json
 from aiohttp import web
 from sqlalchemy import select
 
-from ivr import followup, tickets
-from ivr.phones import InvalidPhone, normalise
-from ivr.resources import CLOCK, SESSIONS, SETTINGS
-from ivr.sessions import audit
+from ivr.people.sessions import audit
+from ivr.platform.phones import InvalidPhone, normalise
+from ivr.platform.resources import CLOCK, SESSIONS, SETTINGS
+from ivr.tickets import followup, lifecycle
 from models import Call, Resident, Staff, Ticket
 
 from .auth import api_user, bad_request, date_range
@@ -70,7 +70,7 @@ def ticket_id(request: web.Request) -> int:
 
 
 async def load(session, request: web.Request) -> Ticket:
-    ticket = await tickets.get_ticket(session, ticket_id(request))
+    ticket = await lifecycle.get_ticket(session, ticket_id(request))
     if ticket is None:
         raise error(web.HTTPNotFound, "no such ticket")
     return ticket
@@ -97,9 +97,9 @@ async def list_tickets(request: web.Request) -> web.Response:
     settings = request.app[SETTINGS]
     async with request.app[SESSIONS]() as session, session.begin():
         try:
-            rows = await tickets.list_tickets(session, settings=settings, start=start, end=end,
+            rows = await lifecycle.list_tickets(session, settings=settings, start=start, end=end,
                                               status=status, owner_staff_id=own_only(user))
-        except tickets.TicketError as exc:
+        except lifecycle.TicketError as exc:
             raise error(web.HTTPBadRequest, str(exc)) from None
         audit(session, now=request.app[CLOCK](), user_name=user.name, action="ticket_read",
               subject=" ".join(t["number"] for t in rows)[:2000] or "(none)")
@@ -142,14 +142,14 @@ async def create(request: web.Request) -> web.Response:
         if phone:
             resident_id = await session.scalar(select(Resident.id).where(Resident.phone == phone))
         try:
-            ticket = await tickets.create_ticket(
+            ticket = await lifecycle.create_ticket(
                 session, settings=settings, now=now, category=category, actor=user.name,
                 call=call, resident_id=resident_id, resident_phone=phone,
                 description=description, owner_staff_id=owner_id, department=department,
             )
-        except tickets.TicketError as exc:
+        except lifecycle.TicketError as exc:
             raise error(web.HTTPBadRequest, str(exc)) from None
-        result = await tickets.ticket_view(session, ticket, settings=settings)
+        result = await lifecycle.ticket_view(session, ticket, settings=settings)
     return web.json_response(for_role(result, user), status=201)
 
 
@@ -165,9 +165,9 @@ async def change(request: web.Request, work) -> web.Response:
             raise error(web.HTTPForbidden, "staff may change only the tickets they own")
         try:
             await work(session, ticket, user, body, now)
-        except (tickets.TicketError, followup.FollowUpError) as exc:
+        except (lifecycle.TicketError, followup.FollowUpError) as exc:
             raise error(web.HTTPConflict, str(exc)) from None
-        result = await tickets.ticket_view(session, ticket, settings=settings)
+        result = await lifecycle.ticket_view(session, ticket, settings=settings)
     return web.json_response(for_role(result, user))
 
 
@@ -176,7 +176,7 @@ async def resolve(request: web.Request) -> web.Response:
     settings = request.app[SETTINGS]
 
     async def work(session, ticket, user, body, now):
-        await tickets.resolve(session, settings=settings, ticket=ticket, actor=user.name,
+        await lifecycle.resolve(session, settings=settings, ticket=ticket, actor=user.name,
                               now=now, note=text_field(body, "note"))
 
     return await change(request, work)

@@ -69,7 +69,7 @@ def answer() -> str:
 def serve(mode: str, port: int, database_url: str) -> None:
     from twilio.request_validator import RequestValidator
 
-    from ivr.calls import record_event
+    from ivr.calls.records import record_event
     from models.db import make_engine, make_sessionmaker, upgrade
     from models.writer import LoopWriter, ThreadWriter
 

@@ -73,7 +73,7 @@ def serve_fake(port_queue) -> None:
 async def queue(settings, jobs: int, now: datetime) -> float:
     from sqlalchemy import insert
 
-    from ivr import campaigns
+    from ivr.outbound import campaigns
     from models import Resident
     from models.db import make_engine, make_sessionmaker, upgrade
 
@@ -99,9 +99,9 @@ async def run(args) -> None:
     from aiohttp import ClientSession
     from sqlalchemy import func, select
 
-    from ivr import twilio_rest
-    from ivr.config import Settings
-    from ivr.dialer import Dialer
+    from ivr.outbound import twilio_rest
+    from ivr.outbound.dialer import Dialer
+    from ivr.platform.config import Settings
     from models import Attempt
     from models.db import make_engine, make_sessionmaker
 

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import sys
 import tempfile
 import time
@@ -28,8 +27,7 @@ from sqlalchemy import func, select
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.webhooks import (  # noqa: E402  (the same simulated call, one place)
-    AUTH_TOKEN, HOTLINE, PUBLIC_BASE, Client, Server, one_call, prepare_database)
+from benchmarks.webhooks import AUTH_TOKEN, HOTLINE, PUBLIC_BASE, Client, Server, one_call, prepare_database  # noqa: E402  (the same simulated call, one place)
 from models import Call, CallEvent  # noqa: E402
 from models.db import make_engine, make_sessionmaker  # noqa: E402
 

@@ -31,8 +31,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from aiohttp.test_utils import TestClient, TestServer  # noqa: E402
 
 from ivr.app import create_app  # noqa: E402
-from ivr.config import Settings  # noqa: E402
-from ivr.users import add_user, create_token  # noqa: E402
+from ivr.people.users import add_user, create_token  # noqa: E402
+from ivr.platform.config import Settings  # noqa: E402
 from models.db import make_engine, make_sessionmaker, upgrade  # noqa: E402
 
 STAFF = [("王芳", "+8613800000001"), ("李强", "+8613800000002"), ("张敏", "+8613800000003"),

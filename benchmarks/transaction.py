@@ -36,7 +36,7 @@ from sqlalchemy.orm import Session
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from ivr.calls import _insert_event  # noqa: E402  (the application's prebuilt event insert)
+from ivr.calls.records import _insert_event  # noqa: E402  (the application's prebuilt event insert)
 from models import Call  # noqa: E402
 from models.db import make_engine, make_sessionmaker, upgrade  # noqa: E402
 from models.writer import InPlaceConnection  # noqa: E402

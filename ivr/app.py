@@ -6,17 +6,16 @@ from pathlib import Path
 
 from aiohttp import web
 
+from api.errors import json_errors
+from ivr.platform.clock import Clock, utcnow
+from ivr.platform.config import Settings
+from ivr.platform.resources import CLOCK, ENGINE, READER, SCRIPTS, SESSIONS, SETTINGS, WRITER
+from ivr.platform.scripts import CallScripts
+from ivr.routes import setup_routes
+from ivr.tickets import scheduler
 from models.db import is_sqlite, make_engine, make_sessionmaker
 from models.writer import open_writer
-
-from .clock import Clock, utcnow
-from .config import Settings
-from .resources import (CLOCK, ENGINE, JOURNAL, READER, ROSTER, SCRIPTS, SESSIONS, SETTINGS,
-                        WRITER)
-from .routes import setup_routes
-from .scripts import CallScripts
-from . import escalation, resilience
-from api.errors import json_errors
+from webhooks import resilience
 from webhooks.signature import require_twilio_signature
 
 MAX_BODY = 256 * 1024
@@ -42,7 +41,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock = utcnow, run_d
     """Build the server. Scripts are loaded (and checked) here, so a bad one stops start.
 
     `run_scheduler`: the ticket escalation / daily-count loop (on in `ivr serve`; tests
-    drive `escalation.run_once` themselves with a frozen clock)."""
+    drive `scheduler.run_once` themselves with a frozen clock)."""
     settings = settings or Settings()
     app = web.Application(middlewares=[json_errors, require_twilio_signature],
                           client_max_size=MAX_BODY)
@@ -54,9 +53,9 @@ def create_app(settings: Settings | None = None, *, clock: Clock = utcnow, run_d
     app.cleanup_ctx.append(database)
     app.cleanup_ctx.append(resilience.journal_and_roster)
     if run_scheduler:
-        app.cleanup_ctx.append(escalation.scheduler)
+        app.cleanup_ctx.append(scheduler.background)
     if run_dialer:  # the outbound dialer and SMS sender (tests drive dialer.run_once)
-        from . import dialer, twilio_rest
+        from ivr.outbound import dialer, twilio_rest
 
         app.cleanup_ctx.append(twilio_rest.rest_client)
         app.cleanup_ctx.append(dialer.background)

@@ -12,10 +12,9 @@ from pathlib import Path
 
 from aiohttp import web
 
+from ivr.platform.clock import utcnow
+from ivr.platform.config import Settings
 from models.db import make_engine, make_sessionmaker, upgrade
-
-from .clock import utcnow
-from .config import Settings
 
 
 class CommandError(Exception):
@@ -34,9 +33,9 @@ async def in_transaction(settings: Settings, work):
 
 
 def cmd_serve(args, settings: Settings) -> None:
-    from .accesslog import PathOnlyAccessLogger
-    from .app import create_app
-    from .scripts import ForbiddenPhraseError
+    from ivr.app import create_app
+    from ivr.platform.accesslog import PathOnlyAccessLogger
+    from ivr.platform.scripts import ForbiddenPhraseError
 
     settings.check_startable()
     try:
@@ -52,8 +51,8 @@ def cmd_serve(args, settings: Settings) -> None:
                     print=lambda *_: logging.getLogger("ivr").info(
                         "hotline listening on http://%s:%s (pid %d)", args.host, port, os.getpid()))
 
-    if args.workers > 1:  # several processes on one port (ivr/prefork.py)
-        from .prefork import check_port, serve_forked
+    if args.workers > 1:  # several processes on one port (ivr/platform/prefork.py)
+        from ivr.platform.prefork import check_port, serve_forked
 
         try:
             check_port(args.host, port)
@@ -69,7 +68,7 @@ def cmd_db_upgrade(args, settings: Settings) -> None:
 
 
 def cmd_import(args, settings: Settings) -> None:
-    from . import imports
+    from ivr.people import imports
 
     path = Path(args.file)
     work = imports.import_staff if args.kind == "staff" else imports.import_residents
@@ -85,7 +84,7 @@ def cmd_import(args, settings: Settings) -> None:
 
 
 def cmd_user_add(args, settings: Settings) -> None:
-    from .users import UserError, add_user
+    from ivr.people.users import UserError, add_user
 
     if args.password_stdin:
         password = sys.stdin.readline().rstrip("\r\n")
@@ -108,7 +107,7 @@ def cmd_user_add(args, settings: Settings) -> None:
 
 
 def cmd_token_create(args, settings: Settings) -> None:
-    from .users import UserError, create_token
+    from ivr.people.users import UserError, create_token
 
     async def run(session):
         return await create_token(session, name=args.name, now=utcnow())
@@ -122,7 +121,7 @@ def cmd_token_create(args, settings: Settings) -> None:
 
 
 def cmd_report(args, settings: Settings) -> None:
-    from . import reports
+    from ivr.tickets import reports
 
     async def run(session):
         return await reports.command(session, settings=settings, args=args, now=utcnow())
@@ -135,7 +134,7 @@ def cmd_report(args, settings: Settings) -> None:
 
 def cmd_outbound(args, settings: Settings) -> None:
     """`ivr dialer`, `ivr remind-fees`, `ivr campaign show`, `ivr notify` (ivr/outbound_cli.py)."""
-    from . import outbound_cli
+    from ivr import outbound_cli
 
     try:
         print(asyncio.run(args.outbound(settings, args)))
@@ -144,7 +143,7 @@ def cmd_outbound(args, settings: Settings) -> None:
 
 
 def cmd_demo(args, settings: Settings) -> None:
-    from . import demo
+    from ivr.tools import demo
 
     async def run(session):
         return await demo.fill(session, settings=settings, now=utcnow(), seed=args.seed,
@@ -161,7 +160,7 @@ def cmd_demo(args, settings: Settings) -> None:
 
 
 def cmd_simulate(args, settings: Settings) -> None:
-    from .simulator import SimulationError, run_command
+    from ivr.tools.simulator import SimulationError, run_command
 
     try:
         run_command(args, settings)
@@ -232,7 +231,7 @@ def parser() -> argparse.ArgumentParser:
                      help="API token for the record (default $IVR_API_TOKEN, else the database)")
     sim.set_defaults(func=cmd_simulate)
 
-    from . import outbound_cli
+    from ivr import outbound_cli
 
     outbound_cli.add_commands(sub, cmd_outbound)
     return p

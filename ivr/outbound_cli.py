@@ -7,11 +7,10 @@ import json
 import logging
 import signal
 
+from ivr.outbound import campaigns, sms, twilio_rest
+from ivr.platform.clock import utcnow
+from ivr.platform.config import Settings
 from models.db import make_engine, make_sessionmaker, upgrade
-
-from . import campaigns, sms, twilio_rest
-from .clock import utcnow
-from .config import Settings
 
 log = logging.getLogger("ivr.dialer")
 
@@ -28,7 +27,7 @@ def require_twilio(settings: Settings) -> None:
 
 async def dialer_command(settings: Settings, args) -> str:
     """`ivr dialer`: the dialer and the SMS sender until SIGTERM/SIGINT."""
-    from .dialer import Dialer
+    from ivr.outbound.dialer import Dialer
 
     require_twilio(settings)
     await upgrade(settings.database_url)

@@ -5,8 +5,8 @@ from __future__ import annotations
 from aiohttp import web
 
 import api.calls
-import api.tickets
 import api.openapi
+import api.tickets
 import pages.admin
 import pages.calls
 import pages.dashboard
@@ -17,8 +17,7 @@ import pages.tickets
 import webhooks.followup as followup
 import webhooks.outbound as outbound
 import webhooks.voice as voice
-
-from . import health
+from api import health
 
 
 def setup_routes(app: web.Application) -> None:

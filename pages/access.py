@@ -13,8 +13,8 @@ from urllib.parse import quote
 
 from aiohttp import web
 
-from ivr import sessions
-from ivr.resources import CLOCK, SESSIONS
+from ivr.people import sessions
+from ivr.platform.resources import CLOCK, SESSIONS
 
 from .render import SIGNED_IN, render
 

@@ -7,9 +7,10 @@ from urllib.parse import quote
 from aiohttp import web
 from sqlalchemy import select
 
-from ivr import campaigns, sessions
-from ivr.resources import CLOCK, SESSIONS, SETTINGS
-from ivr.users import UserError, add_user, find_user
+from ivr.outbound import campaigns
+from ivr.people import sessions
+from ivr.people.users import UserError, add_user, find_user
+from ivr.platform.resources import CLOCK, SESSIONS, SETTINGS
 from models import Staff, User
 from models.user import ROLES
 

@@ -8,9 +8,10 @@ from urllib.parse import quote, urlencode
 from aiohttp import web
 from sqlalchemy import select
 
-from ivr import exports, reports
-from ivr.calllog import CallFilter, search_calls, timeline
-from ivr.resources import CLOCK, READER, SETTINGS
+from ivr.calls.calllog import CallFilter, search_calls, timeline
+from ivr.platform.resources import CLOCK, READER, SETTINGS
+from ivr.reporting import exports
+from ivr.tickets import reports
 from models import Call, Leg, Staff
 
 from .access import MANAGERS, forbidden, page, user_of

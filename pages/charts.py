@@ -1,6 +1,6 @@
 """Charts drawn on the server as SVG: no script, no CDN, readable offline and in print.
 
-Each function takes figures counted by `ivr.dashboard` and returns inline SVG markup.
+Each function takes figures counted by `ivr.reporting.dashboard` and returns inline SVG markup.
 Bars carry `class="bar"` and a `<title>` with the exact figure (shown on hover).
 """
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 from datetime import date
 
 from aiohttp import web
-from ivr import dashboard
-from ivr.resources import CLOCK, READER, SETTINGS
+
+from ivr.platform.resources import CLOCK, READER, SETTINGS
+from ivr.reporting import dashboard
 from models import Staff
 
 from . import charts

@@ -7,8 +7,8 @@ from urllib.parse import urlsplit
 
 from aiohttp import web
 
-from ivr import sessions
-from ivr.resources import CLOCK, SESSIONS, SETTINGS
+from ivr.people import sessions
+from ivr.platform.resources import CLOCK, SESSIONS, SETTINGS
 
 from .access import current, page
 from .render import LANG_COOKIE, LANGUAGES, render

@@ -12,9 +12,9 @@ from aiohttp import web
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup
 
-from ivr import tickets
-from ivr.clock import parse_day
-from ivr.resources import SETTINGS
+from ivr.platform.clock import parse_day
+from ivr.platform.resources import SETTINGS
+from ivr.tickets import lifecycle
 
 from .words import WORDS
 
@@ -86,8 +86,8 @@ def render(request: web.Request, template: str, *, status: int = 200, **context)
         if signed else Markup(""),
         company=request.app[SETTINGS].company_name,
         path=request.path_qs,
-        category_name=lambda c: tickets.category_label(c, lang),
-        status_name=lambda s: tickets.STATUS_LABELS.get(s, s) if lang == "zh" else s,
+        category_name=lambda c: lifecycle.category_label(c, lang),
+        status_name=lambda s: lifecycle.STATUS_LABELS.get(s, s) if lang == "zh" else s,
     )
     html = env.get_template(template).render(**context)
     return web.Response(text=html, content_type="text/html", charset="utf-8", status=status,

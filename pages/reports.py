@@ -1,6 +1,6 @@
 """`GET /reports`: the daily count (日盘点) and the monthly complaint analysis (月度投诉分析).
 
-Both figures come from `ivr.reports`, the same functions as `ivr report daily|monthly`.
+Both figures come from `ivr.tickets.reports`, the same functions as `ivr report daily|monthly`.
 """
 
 from __future__ import annotations
@@ -9,8 +9,8 @@ from datetime import datetime, time, timedelta
 
 from aiohttp import web
 
-from ivr import reports, tickets
-from ivr.resources import CLOCK, READER, SETTINGS
+from ivr.platform.resources import CLOCK, READER, SETTINGS
+from ivr.tickets import lifecycle, reports
 
 from .access import MANAGERS, page
 from .render import render
@@ -39,5 +39,5 @@ async def reports_page(request: web.Request) -> web.Response:
         summary=reports.summary_rows(monthly), by_category=reports.category_rows(monthly),
         by_department=reports.department_rows(monthly),
         complaints=reports.complaint_rows(monthly), figure_header=reports.FIGURE_HEADER,
-        complaint_header=reports.COMPLAINT_HEADER, labels=tickets.CATEGORY_LABELS,
+        complaint_header=reports.COMPLAINT_HEADER, labels=lifecycle.CATEGORY_LABELS,
     )

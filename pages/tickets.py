@@ -1,5 +1,5 @@
 """Tickets: the list, one ticket (status, owner, notes, resolve), and the staff's screen for
-the call in hand. Every change goes through `ivr.tickets`, which keeps the history."""
+the call in hand. Every change goes through `ivr.tickets.lifecycle`, which keeps the history."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ from urllib.parse import quote
 from aiohttp import web
 from sqlalchemy import select
 
-from ivr import tickets
-from ivr.resources import CLOCK, SESSIONS, SETTINGS
-from ivr.sessions import audit
+from ivr.people.sessions import audit
+from ivr.platform.resources import CLOCK, SESSIONS, SETTINGS
+from ivr.tickets import lifecycle
 from models import Call, Leg, Resident, Staff, Ticket
 from models.ticket import CATEGORIES, STATUSES
 
@@ -41,7 +41,7 @@ async def ticket_list(request: web.Request) -> web.Response:
     if user.role not in MANAGERS:
         owner = user.staff_id if user.staff_id is not None else -1
     async with request.app[SESSIONS]() as session:
-        rows = await tickets.list_tickets(
+        rows = await lifecycle.list_tickets(
             session, settings=settings, start=datetime.combine(first, time(0), settings.tz),
             end=datetime.combine(last + timedelta(days=1), time(0), settings.tz),
             status=status, owner_staff_id=owner, limit=1000)
@@ -52,11 +52,11 @@ async def ticket_list(request: web.Request) -> web.Response:
     return render(request, "tickets.html", tickets=rows, statuses=STATUSES, people=people,
                   shown={"from": first.isoformat(), "to": last.isoformat(),
                          "status": status or "", "owner": str(owner or "")},
-                  now_iso=now_iso, labels=tickets.CATEGORY_LABELS, status_labels=tickets.STATUS_LABELS)
+                  now_iso=now_iso, labels=lifecycle.CATEGORY_LABELS, status_labels=lifecycle.STATUS_LABELS)
 
 
 async def _ticket_for(request: web.Request, session) -> Ticket | web.Response:
-    ticket = await tickets.get_ticket(session, _int(request.match_info["id"], "id") or 0)
+    ticket = await lifecycle.get_ticket(session, _int(request.match_info["id"], "id") or 0)
     if ticket is None:
         return render(request, "error.html", status=404, code=404, message_key="not_found")
     user = user_of(request)
@@ -72,19 +72,19 @@ async def ticket_page(request: web.Request) -> web.Response:
         ticket = await _ticket_for(request, session)
         if isinstance(ticket, web.Response):
             return ticket
-        view = await tickets.ticket_view(session, ticket, settings=settings, with_history=True)
+        view = await lifecycle.ticket_view(session, ticket, settings=settings, with_history=True)
         audit(session, now=request.app[CLOCK](), user_name=user_of(request).name,
               action="ticket_read", subject=ticket.number)
         people = [{"id": s.id, "name": s.name} for s in
                   (await session.scalars(select(Staff).where(Staff.active)
                                          .order_by(Staff.position))).all()]
         resident = await session.get(Resident, ticket.resident_id) if ticket.resident_id else None
-    allowed = sorted(tickets.TRANSITIONS.get(view["status"], frozenset()) - {"followed_up"},
+    allowed = sorted(lifecycle.TRANSITIONS.get(view["status"], frozenset()) - {"followed_up"},
                      key=STATUSES.index)
     return render(request, "ticket.html", ticket=view, people=people, allowed=allowed,
                   resident=resident and {"name": resident.name, "address": resident.address},
-                  error=request.query.get("error"), labels=tickets.CATEGORY_LABELS,
-                  status_labels=tickets.STATUS_LABELS,
+                  error=request.query.get("error"), labels=lifecycle.CATEGORY_LABELS,
+                  status_labels=lifecycle.STATUS_LABELS,
                   may_assign=user_of(request).role in MANAGERS)
 
 
@@ -105,26 +105,26 @@ async def ticket_change(request: web.Request) -> web.Response:
                     return ticket
                 ticket_id = ticket.id
                 if action == "status":
-                    await tickets.change_status(session, settings=settings, ticket=ticket,
+                    await lifecycle.change_status(session, settings=settings, ticket=ticket,
                                                 status=str(form.get("status", "")),
                                                 actor=user.name, now=now,
                                                 note=str(form.get("note", "")).strip())
                 elif action == "owner":
                     if user.role not in MANAGERS:
                         return forbidden(request)
-                    await tickets.assign(session, ticket=ticket, actor=user.name, now=now,
+                    await lifecycle.assign(session, ticket=ticket, actor=user.name, now=now,
                                          staff_id=_int(str(form.get("staff_id", "")), "staff_id"),
                                          department=str(form.get("department", "")).strip() or None)
                 elif action == "note":
-                    await tickets.add_note(session, ticket=ticket, actor=user.name, now=now,
+                    await lifecycle.add_note(session, ticket=ticket, actor=user.name, now=now,
                                            text=str(form.get("text", "")))
                 elif action == "resolve":
-                    await tickets.resolve(session, settings=settings, ticket=ticket,
+                    await lifecycle.resolve(session, settings=settings, ticket=ticket,
                                           actor=user.name, now=now,
                                           note=str(form.get("note", "")).strip())
                 else:
                     raise web.HTTPNotFound()
-        except tickets.TicketError as exc:
+        except lifecycle.TicketError as exc:
             error = str(exc)  # the transaction was rolled back: nothing changed
     target = f"/tickets/{ticket_id}"
     if error:
@@ -159,8 +159,8 @@ async def desk(request: web.Request) -> web.Response:
         resident = open_list = None
         if call is not None:
             resident = await session.get(Resident, call.resident_id) if call.resident_id else None
-            open_list = [tickets.view(t, settings=settings, owner=None) for t in
-                         await tickets.open_tickets_of(session, resident_id=call.resident_id,
+            open_list = [lifecycle.view(t, settings=settings, owner=None) for t in
+                         await lifecycle.open_tickets_of(session, resident_id=call.resident_id,
                                                        phone=call.from_number)]
     return render(
         request, "desk.html", call=call and {
@@ -168,8 +168,8 @@ async def desk(request: web.Request) -> web.Response:
             "started_at": call.started_at.astimezone(settings.tz).isoformat()},
         resident=resident and {"name": resident.name, "address": resident.address,
                                "arrears": f"{resident.arrears:.2f}", "phone": resident.phone},
-        open_tickets=open_list or [], categories=CATEGORIES, labels=tickets.CATEGORY_LABELS,
-        status_labels=tickets.STATUS_LABELS, created=request.query.get("created"))
+        open_tickets=open_list or [], categories=CATEGORIES, labels=lifecycle.CATEGORY_LABELS,
+        status_labels=lifecycle.STATUS_LABELS, created=request.query.get("created"))
 
 
 @page()
@@ -190,11 +190,11 @@ async def desk_ticket(request: web.Request) -> web.Response:
                     .limit(1)):
                 return forbidden(request)
             try:
-                ticket = await tickets.create_ticket(
+                ticket = await lifecycle.create_ticket(
                     session, settings=settings, now=now, category=category, actor=user.name,
                     call=call, description=str(form.get("description", "")).strip()[:2000],
                     owner_staff_id=user.staff_id or call.answered_by_staff_id)
-            except tickets.TicketError as exc:
+            except lifecycle.TicketError as exc:
                 raise web.HTTPBadRequest(text=str(exc)) from None
     raise web.HTTPSeeOther(f"/desk?created={ticket.number}"
                            + (f"&call={call.sid}" if user.role in MANAGERS else ""))

@@ -16,10 +16,9 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from ivr.app import create_app
-from ivr.config import Settings
+from ivr.platform.config import Settings
 from models.db import make_engine, make_sessionmaker, upgrade
-
-from .twilio_client import AUTH_TOKEN, HOTLINE, PUBLIC_BASE, Caller, Twilio
+from tests.twilio_client import AUTH_TOKEN, HOTLINE, PUBLIC_BASE, Caller, Twilio
 
 SHANGHAI = timezone(timedelta(hours=8))
 PG_URL = os.environ.get("IVR_TEST_DATABASE_URL", "")
@@ -122,7 +121,7 @@ def caller(twilio: Twilio) -> Caller:
 @pytest.fixture
 def seed(sessions, tmp_path: Path):
     """Load staff or residents through the real CSV import: `await seed.staff([...])`."""
-    from ivr.imports import import_residents, import_staff
+    from ivr.people.imports import import_residents, import_staff
 
     class Seed:
         async def _load(self, work, header: str, rows: list[tuple]) -> None:

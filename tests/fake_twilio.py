@@ -21,7 +21,7 @@ from urllib.parse import urlsplit
 
 from aiohttp import BasicAuth, web
 
-from .twilio_client import AUTH_TOKEN, HOTLINE, Twilio, rfc2822
+from tests.twilio_client import AUTH_TOKEN, HOTLINE, Twilio, rfc2822
 
 ACCOUNT_SID = "AC" + "0" * 32
 API = "/2010-04-01/Accounts/{account}"
@@ -310,8 +310,8 @@ def path_of(url: str) -> str:
 import pytest  # noqa: E402
 
 from ivr.app import create_app  # noqa: E402
-from ivr.dialer import Dialer  # noqa: E402
-from ivr import twilio_rest  # noqa: E402
+from ivr.outbound import twilio_rest  # noqa: E402
+from ivr.outbound.dialer import Dialer  # noqa: E402
 from models.db import make_engine, make_sessionmaker  # noqa: E402
 
 

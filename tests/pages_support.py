@@ -14,8 +14,8 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import select
 
-from ivr import tickets
-from ivr.users import add_user, create_token
+from ivr.people.users import add_user, create_token
+from ivr.tickets import lifecycle
 from models import Call, Leg, Resident, Staff
 
 CHROMIUM = "/usr/bin/chromium"
@@ -120,11 +120,11 @@ async def seed_month(sessions, settings) -> Seeded:
                         direction=direction, resident=resident, legs=legs, waited=waited,
                         ended=ended)
         hunt = await session.scalar(select(Call).where(Call.sid == calls["hunt"]))
-        overdue = await tickets.create_ticket(
+        overdue = await lifecycle.create_ticket(
             session, settings=settings, now=at(21, 9, 0), category="complaint", actor="test",
             resident_id=chen.id, resident_phone=chen.phone, description="楼道灯不亮，多次反映",
             owner_staff_id=wang.id)
-        await tickets.create_ticket(
+        await lifecycle.create_ticket(
             session, settings=settings, now=at(23, 8, 35), category="complaint", actor="test",
             call=hunt, description="噪音投诉", owner_staff_id=li.id)
         now = datetime.now(timezone.utc)

@@ -12,8 +12,8 @@ import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from ivr import simulator
-from ivr.simulator import TwiML, call_params, leg_params, new_sid, progress_params, rfc2822
+from ivr.tools import simulator
+from ivr.tools.simulator import TwiML, call_params, leg_params, new_sid, progress_params, rfc2822
 
 PUBLIC_BASE = "https://hotline.example.com"
 AUTH_TOKEN = "test-auth-token-0123456789abcdef"

@@ -7,9 +7,9 @@ from typing import Mapping
 from sqlalchemy.ext.asyncio import AsyncSession
 from twilio.twiml.voice_response import VoiceResponse
 
-from ivr import followup
-from ivr.callflow import Hotline
-from ivr.clock import parse_int
+from ivr.platform.clock import parse_int
+from ivr.platform.hotline import Hotline
+from ivr.tickets import followup, survey
 from models import OutboundJob
 
 from .twiml import twiml_webhook
@@ -48,7 +48,7 @@ def saved_for_later(hotline: Hotline, _roster, _query: Fields, form: Fields) -> 
 async def _answer(session: AsyncSession, hotline: Hotline, query: Fields, form: Fields):
     job_id = parse_int(query.get("job"))
     job = await session.get(OutboundJob, job_id) if job_id is not None and 0 < job_id < 2**31 else None
-    return await followup.answer(session, hotline, job=job, form=form)
+    return await survey.answer(session, hotline, job=job, form=form)
 
 
 answer = twiml_webhook(_answer, dedupe=answer_key, fallback=saved_for_later, on_error=goodbye)

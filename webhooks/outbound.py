@@ -1,7 +1,7 @@
 """Handlers for the calls the dialer places (`?job=ID&n=ATTEMPT` on every URL).
 
 Their status callbacks come to `/twilio/status?job=…` (the contract's URL for every
-outbound call), which hands them to `ivr.outbound.status`.
+outbound call), which hands them to `ivr.outbound.answered.status`.
 """
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ from typing import Mapping
 from sqlalchemy.ext.asyncio import AsyncSession
 from twilio.twiml.voice_response import VoiceResponse
 
-from ivr import outbound
-from ivr.callflow import Hotline
+from ivr.outbound import answered
+from ivr.platform.hotline import Hotline
 
 from .twiml import twiml_webhook
 
@@ -39,19 +39,19 @@ def greeting_only(hotline: Hotline, *_args) -> VoiceResponse:
 
 
 async def _answer(session: AsyncSession, hotline: Hotline, query: Fields, form: Fields):
-    return await outbound.answer(session, hotline, query=query, form=form)
+    return await answered.answer(session, hotline, query=query, form=form)
 
 
 async def _key(session, hotline, query, form):
-    return await outbound.key(session, hotline, query=query, form=form)
+    return await answered.key(session, hotline, query=query, form=form)
 
 
 async def _greet(session, hotline, query, form):
-    return await outbound.greet(session, hotline, query=query, form=form)
+    return await answered.greet(session, hotline, query=query, form=form)
 
 
 async def _dial_result(session, hotline, query, form):
-    return await outbound.dial_result(session, hotline, query=query, form=form)
+    return await answered.dial_result(session, hotline, query=query, form=form)
 
 
 answer = twiml_webhook(_answer, fallback=hang_up, on_error=hang_up)

@@ -12,7 +12,7 @@ import logging
 from aiohttp import web
 from twilio.request_validator import RequestValidator, get_signature_algorithm
 
-from ivr.resources import SETTINGS
+from ivr.platform.resources import SETTINGS
 
 log = logging.getLogger(__name__)
 

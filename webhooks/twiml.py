@@ -18,12 +18,13 @@ from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from twilio.twiml.voice_response import VoiceResponse
 
-from ivr import degraded
-from ivr.callflow import Hotline, apology
-from ivr.calls import record_event, stored_response
-from ivr.journal import DatabaseUnavailable, Entry
-from ivr.phones import mask
-from ivr.resources import CLOCK, JOURNAL, ROSTER, SCRIPTS, SETTINGS, WRITER
+from ivr.calls import degraded
+from ivr.calls.records import record_event, stored_response
+from ivr.people.roster import ROSTER
+from ivr.platform.hotline import Hotline, apology
+from ivr.platform.journal import DatabaseUnavailable, Entry
+from ivr.platform.phones import mask
+from ivr.platform.resources import CLOCK, JOURNAL, SCRIPTS, SETTINGS, WRITER
 from models.writer import Writer
 
 log = logging.getLogger(__name__)

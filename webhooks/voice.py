@@ -8,8 +8,8 @@ from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncSession
 from twilio.twiml.voice_response import VoiceResponse
 
-from ivr import callflow, degraded, transfer
-from ivr.callflow import Hotline
+from ivr.calls import callflow, degraded, transfer
+from ivr.platform.hotline import Hotline
 
 from .twiml import twiml_webhook
 
@@ -82,10 +82,10 @@ async def _message(session, hotline, query, form):
 
 
 async def _status(session, hotline, query, form):
-    if query.get("job"):  # a call the dialer placed: `?job=ID&n=ATTEMPT` (ivr/outbound.py)
-        from ivr import outbound
+    if query.get("job"):  # a call the dialer placed: `?job=ID&n=ATTEMPT` (ivr/outbound/answered.py)
+        from ivr.outbound import answered
 
-        await outbound.status(session, hotline, query=query, form=form)
+        await answered.status(session, hotline, query=query, form=form)
         return None
     await transfer.call_status(session, hotline, form=form)
     return None

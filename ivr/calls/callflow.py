@@ -1,0 +1,163 @@
+"""The inbound call: greeting, keypad menu and what each key does.
+
+Plain functions over a database session: each takes the webhook's form and returns the
+TwiML to speak. The webhook handlers only translate HTTP.
+"""
+
+from __future__ import annotations
+
+from typing import Mapping
+
+from sqlalchemy.ext.asyncio import AsyncSession
+from twilio.twiml.voice_response import VoiceResponse
+
+from ivr.calls import transfer
+from ivr.calls.records import create_or_get_call, get_or_create_call
+from ivr.platform.hotline import Hotline, yuan
+from models import Call, Resident
+
+MENU_KEYS = {"0": "person", "1": "repair", "2": "complaint", "3": "fees", "4": "inquiry"}
+LANGUAGE_KEY = "9"
+REPEAT_KEY = "*"
+MENU_RETRIES = 3  # an invalid key re-offers the menu at most this many times
+
+
+def time_of_day_key(hotline: Hotline) -> str:
+    hour = hotline.now.astimezone(hotline.settings.tz).hour
+    if 5 <= hour < 12:
+        return "tod_morning"
+    if 12 <= hour < 18:
+        return "tod_afternoon"
+    return "tod_evening"
+
+
+def resident_view(resident: Resident | None) -> dict | None:
+    if resident is None:
+        return None
+    return {"name": resident.name, "address": resident.address}
+
+
+def menu_gather(hotline: Hotline, response: VoiceResponse, call: Call) -> None:
+    speaker = hotline.speaker(call.language)
+    gather = response.gather(
+        num_digits=1,
+        action=hotline.url("/twilio/menu"),
+        method="POST",
+        timeout=hotline.settings.gather_timeout_seconds,
+        action_on_empty_result=True,
+        input="dtmf",
+    )
+    speaker.say(gather, "menu")
+    if call.menu_choice is None:
+        other = "zh" if call.language == "en" else "en"
+        hotline.speaker(other).say(gather, "other_language")
+
+
+async def answer(session: AsyncSession, hotline: Hotline, *, form: Mapping[str, str]) -> VoiceResponse:
+    """`POST /twilio/voice`: greet by time of day, recognise the caller, offer the menu."""
+    call = await create_or_get_call(session, form=form, now=hotline.now)
+    resident = await session.get(Resident, call.resident_id) if call.resident_id else None
+    speaker = hotline.speaker(call.language)
+    response = VoiceResponse()
+    speaker.say(
+        response, "greeting",
+        time_of_day=speaker.text(time_of_day_key(hotline)),
+        company=hotline.settings.company_name,
+        resident=resident_view(resident),
+    )
+    menu_gather(hotline, response, call)
+    return response
+
+
+async def menu(session: AsyncSession, hotline: Hotline, *, form: Mapping[str, str]) -> VoiceResponse:
+    """`POST /twilio/menu`: the caller's key (or none)."""
+    call = await get_or_create_call(session, form=form, now=hotline.now)
+    digits = (form.get("Digits") or "").strip()
+    speaker = hotline.speaker(call.language)
+    response = VoiceResponse()
+
+    if digits == "":
+        call.empty_inputs += 1
+        if call.empty_inputs >= 2:
+            return await transfer.to_person(session, hotline, call=call, choice="person")
+        speaker.say(response, "no_input")
+        menu_gather(hotline, response, call)
+        return response
+    if digits == REPEAT_KEY:
+        menu_gather(hotline, response, call)
+        return response
+    if digits == LANGUAGE_KEY:
+        call.language = "en" if call.language == "zh" else "zh"
+        menu_gather(hotline, response, call)
+        return response
+
+    choice = MENU_KEYS.get(digits[:1]) if len(digits) == 1 else None
+    if choice is None:
+        call.invalid_inputs += 1
+        if call.invalid_inputs > MENU_RETRIES:
+            return await transfer.to_person(session, hotline, call=call, choice="person")
+        speaker.say(response, "invalid")
+        menu_gather(hotline, response, call)
+        return response
+
+    call.menu_choice = choice
+    if choice == "person":
+        return await transfer.to_person(session, hotline, call=call, choice="person")
+    if choice == "repair":
+        resident = await session.get(Resident, call.resident_id) if call.resident_id else None
+        gather = response.gather(
+            num_digits=1, action=hotline.url("/twilio/repair"), method="POST",
+            timeout=hotline.settings.gather_timeout_seconds, action_on_empty_result=True,
+            input="dtmf",
+        )
+        speaker.say(gather, "repair", resident=resident_view(resident))
+        return response
+    if choice == "complaint":
+        return await transfer.to_person(session, hotline, call=call, choice="complaint",
+                                        intro="complaint")
+    if choice == "fees":
+        return await fees(session, hotline, call=call, response=response)
+    return await transfer.to_person(session, hotline, call=call, choice="inquiry", intro="inquiry")
+
+
+async def repair(session: AsyncSession, hotline: Hotline, *, form: Mapping[str, str]) -> VoiceResponse:
+    """`POST /twilio/repair`: 1 emergency (rings the duty phone at once), else a person."""
+    call = await get_or_create_call(session, form=form, now=hotline.now)
+    if (form.get("Digits") or "").strip() == "1":
+        call.menu_choice = "emergency"
+        return await transfer.to_person(session, hotline, call=call, choice="emergency",
+                                        intro="repair_emergency", duty_only=True)
+    call.menu_choice = "repair"
+    return await transfer.to_person(session, hotline, call=call, choice="repair", intro="to_person")
+
+
+async def fees(session: AsyncSession, hotline: Hotline, *, call: Call,
+               response: VoiceResponse) -> VoiceResponse:
+    """Fees: a known resident hears the arrears on record; anyone else is put through."""
+    resident = await session.get(Resident, call.resident_id) if call.resident_id else None
+    if resident is None:
+        return await transfer.to_person(session, hotline, call=call, choice="fees",
+                                        intro="fees_unknown")
+    speaker = hotline.speaker(call.language)
+    call.outcome = call.outcome or "self_service"
+    gather = response.gather(
+        num_digits=1, action=hotline.url("/twilio/fees"), method="POST",
+        timeout=hotline.settings.gather_timeout_seconds, input="dtmf",
+    )
+    speaker.say(gather, "fees_known", resident=resident_view(resident),
+                arrears=resident.arrears, arrears_text=yuan(resident.arrears))
+    speaker.say(response, "goodbye")
+    response.hangup()
+    return response
+
+
+async def fees_key(session: AsyncSession, hotline: Hotline, *, form: Mapping[str, str]) -> VoiceResponse:
+    """`POST /twilio/fees`: 1 hear it again, 0 a person."""
+    call = await get_or_create_call(session, form=form, now=hotline.now)
+    digits = (form.get("Digits") or "").strip()
+    if digits == "0":
+        call.outcome = None
+        return await transfer.to_person(session, hotline, call=call, choice="fees")
+    return await fees(session, hotline, call=call, response=VoiceResponse())
+
+

@@ -1,0 +1,299 @@
+"""Putting a caller through to a person, three rings at a time (铃响三声以内接听).
+
+One `<Dial>` per staff phone in hunt order, each capped at three rings. Each phone
+screens the call: the staff member hears who is calling and presses 1, so a phone's own
+voicemail never takes a resident's call. Every leg is timed from Twilio's timestamps.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Mapping
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+from twilio.twiml.voice_response import Dial, VoiceResponse
+
+from ivr.calls.records import apply_call_status, find_call, get_or_create_call, is_newer, legs_of
+from ivr.people import roster
+from ivr.platform.clock import parse_int, parse_twilio_timestamp
+from ivr.platform.phones import normalise_or_none
+from ivr.tickets import lifecycle
+from models import Call, Leg, Resident, Staff
+
+if TYPE_CHECKING:
+    from ivr.platform.hotline import Hotline
+
+log = logging.getLogger(__name__)
+
+ACCEPT_KEY = "1"
+LEG_EVENT_COLUMNS = {
+    "initiated": "initiated_at",
+    "queued": "initiated_at",
+    "ringing": "ringing_at",
+    "in-progress": "answered_at",
+    "answered": "answered_at",
+}
+LEG_FINAL = {"completed", "busy", "no-answer", "failed", "canceled"}
+
+
+def leg_url(hotline: "Hotline", path: str, leg: Leg) -> str:
+    """`?leg=ID&n=ATTEMPT`: the attempt lets the degraded path hunt on without the row."""
+    return hotline.url(f"{path}?leg={leg.id}&n={leg.attempt}")
+
+
+async def to_person(session: AsyncSession, hotline: "Hotline", *, call: Call, choice: str,
+                    intro: str | None = None, duty_only: bool = False) -> VoiceResponse:
+    """Start the hunt for a person (or take a message when nobody is on duty)."""
+    call.menu_choice = call.menu_choice or choice
+    first_hunt = call.transfer_requested_at is None
+    if first_hunt:
+        call.transfer_requested_at = hotline.now
+    response = VoiceResponse()
+    if intro:
+        hotline.speaker(call.language).say(response, intro)
+    return await ring_next(session, hotline, call=call, response=response, duty_only=duty_only,
+                           first_hunt=first_hunt)
+
+
+async def ring_next(session: AsyncSession, hotline: "Hotline", *, call: Call,
+                    response: VoiceResponse, duty_only: bool = False,
+                    first_hunt: bool = False) -> VoiceResponse:
+    """Dial the next person on duty not yet tried on this call, or take a message.
+
+    `first_hunt`: nobody has been rung yet (every leg is made with the call's
+    `transfer_requested_at` set, so a call without one has no legs to read)."""
+    speaker = hotline.speaker(call.language)
+    tried = [] if first_hunt else await legs_of(session, call)
+    tried_staff = {leg.staff_id for leg in tried}
+    candidates = await roster.on_duty(session, settings=hotline.settings, now=hotline.now,
+                                      duty_only=duty_only or call.menu_choice == "emergency")
+    remaining = [s for s in candidates if s.id not in tried_staff]
+    if not remaining or len(tried) >= hotline.settings.max_hunt:
+        return take_message(hotline, call=call, response=response)
+    staff = remaining[0]
+    leg = Leg(call_id=call.id, staff_id=staff.id, staff_name=staff.name, phone=staff.phone,
+              attempt=len(tried) + 1, created_at=hotline.now)
+    session.add(leg)
+    await session.flush()
+    speaker.say(response, "please_wait" if not tried else "sorry_wait")
+    dial = Dial(
+        action=leg_url(hotline, "/twilio/dial-result", leg),
+        method="POST",
+        timeout=hotline.settings.dial_timeout,
+        caller_id=call.to_number or hotline.settings.hotline_number or None,
+    )
+    dial.number(
+        staff.phone,
+        url=leg_url(hotline, "/twilio/screen", leg),
+        method="POST",
+        status_callback=leg_url(hotline, "/twilio/leg-status", leg),
+        status_callback_method="POST",
+        status_callback_event="initiated ringing answered completed",
+    )
+    response.append(dial)
+    return response
+
+
+def take_message(hotline: "Hotline", *, call: Call, response: VoiceResponse) -> VoiceResponse:
+    speaker = hotline.speaker(call.language)
+    speaker.say(response, "leave_message")
+    response.record(
+        action=hotline.url("/twilio/message"),
+        method="POST",
+        max_length=hotline.settings.message_max_seconds,
+        finish_on_key="#",
+        play_beep=True,
+        timeout=5,
+    )
+    # Silence: Twilio goes on to the next verb; the message step records the missed call.
+    response.redirect(hotline.url("/twilio/message"), method="POST")
+    return response
+
+
+async def get_leg(session: AsyncSession, hotline: "Hotline", query: Mapping[str, str],
+                  form: Mapping[str, str]) -> Leg | None:
+    """The leg a staff-phone URL names: by row id, or by call and attempt (the URLs of
+    the degraded path, replayed from the journal), created then if need be."""
+    leg_id = parse_int(query.get("leg"))
+    if leg_id is not None:
+        # Locked for the transaction: one leg's events are applied one at a time.
+        return await session.get(Leg, leg_id, with_for_update=True)
+    call_sid, attempt = query.get("call"), parse_int(query.get("n"))
+    if not call_sid or attempt is None:
+        return None
+    call = await find_call(session, call_sid)
+    if call is None:
+        call = await get_or_create_call(session, form={"CallSid": call_sid}, now=hotline.now)
+    leg = await session.scalar(select(Leg).where(Leg.call_id == call.id, Leg.attempt == attempt)
+                               .with_for_update())
+    if leg is not None:
+        return leg
+    phone = normalise_or_none(query.get("phone")) or query.get("phone", "")
+    staff = await session.scalar(select(Staff).where(Staff.phone == phone)) if phone else None
+    leg = Leg(call_id=call.id, staff_id=staff.id if staff else None,
+              staff_name=staff.name if staff else "", phone=phone, attempt=attempt,
+              created_at=hotline.now)
+    call.transfer_requested_at = call.transfer_requested_at or hotline.now
+    call.menu_choice = call.menu_choice or "person"
+    session.add(leg)
+    await session.flush()
+    return leg
+
+
+async def dial_result(session: AsyncSession, hotline: "Hotline", *, form: Mapping[str, str],
+                      leg: Leg) -> VoiceResponse:
+    """`POST /twilio/dial-result?leg=N`: bridged and done, or ring the next person."""
+    call = await get_or_create_call(session, form=form, now=hotline.now)
+    dial_status = form.get("DialCallStatus") or ""
+    if leg.sid is None and form.get("DialCallSid"):
+        leg.sid = form["DialCallSid"]
+    leg.dial_status = dial_status
+    bridged = (form.get("DialBridged") == "true"
+               or (leg.accepted and dial_status in ("completed", "answered")))
+    response = VoiceResponse()
+    if bridged:
+        leg.bridged = True
+        call.outcome = "answered"
+        call.answered_by_staff_id = leg.staff_id
+        # A repair or complaint a person took is a ticket they own (首问负责制).
+        await lifecycle.ensure_call_ticket(session, settings=hotline.settings, now=hotline.now,
+                                         call=call)
+        response.hangup()
+        return response
+    if form.get("CallStatus") in ("completed", "canceled"):
+        # The caller hung up while the phone rang: nothing more to say to anyone.
+        return response
+    return await ring_next(session, hotline, call=call, response=response)
+
+
+async def screen(session: AsyncSession, hotline: "Hotline", *, leg: Leg) -> VoiceResponse:
+    """`POST /twilio/screen?leg=N`, on the staff phone: who is calling; press 1 to take it."""
+    row = (await session.execute(
+        select(Call, Resident).outerjoin(Resident, Resident.id == Call.resident_id)
+        .where(Call.id == leg.call_id))).first()
+    call, resident = row if row is not None else (None, None)
+    speaker = hotline.speaker("zh")
+    choice = (call.menu_choice if call else None) or "person"
+    response = VoiceResponse()
+    gather = response.gather(
+        num_digits=1, action=leg_url(hotline, "/twilio/screen-answer", leg), method="POST",
+        timeout=hotline.settings.gather_timeout_seconds, input="dtmf",
+    )
+    speaker.say(gather, "screen_prompt", address=resident.address if resident else "",
+                choice_label=speaker.text(f"choice_{choice}"))
+    response.hangup()
+    return response
+
+
+async def screen_answer(session: AsyncSession, hotline: "Hotline", *, form: Mapping[str, str],
+                        leg: Leg) -> VoiceResponse:
+    """`POST /twilio/screen-answer?leg=N`: 1 accepts (hear the greeting, then the bridge)."""
+    response = VoiceResponse()
+    if (form.get("Digits") or "").strip() != ACCEPT_KEY:
+        response.hangup()
+        return response
+    if not leg.accepted:
+        leg.accepted = True
+        leg.accepted_at = hotline.now
+    if leg.sid is None and form.get("CallSid"):
+        leg.sid = form["CallSid"]
+    call = await session.get(Call, leg.call_id)
+    if call is not None:
+        call.answered_by_staff_id = leg.staff_id
+    hotline.speaker("zh").say(response, "screen_greeting", company=hotline.settings.company_name)
+    return response
+
+
+async def leg_status(session: AsyncSession, hotline: "Hotline", *, form: Mapping[str, str],
+                     leg: Leg) -> None:
+    """`POST /twilio/leg-status?leg=N`: a call-progress event of one staff phone.
+
+    Each event fills its own column once, so duplicates and any order give the same leg.
+    """
+    status = form.get("CallStatus") or ""
+    stamp = parse_twilio_timestamp(form.get("Timestamp")) or hotline.now
+    sequence = parse_int(form.get("SequenceNumber"))
+    values: dict = {}
+    column = LEG_EVENT_COLUMNS.get(status)
+    if status in LEG_FINAL:
+        column = "completed_at"
+    if column and getattr(leg, column) is None:
+        values[column] = stamp
+    if leg.sid is None and form.get("CallSid"):
+        values["sid"] = form["CallSid"]
+    if status in LEG_FINAL:
+        values["status"] = status
+        values["status_sequence"] = sequence
+    elif status and leg.status not in LEG_FINAL and is_newer(sequence, leg.status_sequence):
+        values["status"] = status
+        values["status_sequence"] = sequence
+    for column, value in values.items():  # the leg is locked (get_leg): one UPDATE at commit
+        setattr(leg, column, value)
+    ring = ring_seconds(leg)
+    if ring != leg.ring_seconds:
+        leg.ring_seconds = ring
+
+
+def ring_seconds(leg: Leg) -> int | None:
+    """Answered − ringing, to the second, from Twilio's own event timestamps."""
+    start = leg.ringing_at or leg.initiated_at
+    if leg.answered_at is None or start is None:
+        return None
+    return max(0, round((leg.answered_at - start).total_seconds()))
+
+
+async def message(session: AsyncSession, hotline: "Hotline", *, form: Mapping[str, str]) -> VoiceResponse:
+    """`POST /twilio/message`: after `<Record>`, with or without a recording."""
+    call = await get_or_create_call(session, form=form, now=hotline.now)
+    recording = form.get("RecordingUrl") or None
+    duration = parse_int(form.get("RecordingDuration")) or 0
+    speaker = hotline.speaker(call.language)
+    response = VoiceResponse()
+    if recording and duration > 0:
+        call.outcome = "message"
+        await lifecycle.ensure_callback_ticket(
+            session, settings=hotline.settings, now=hotline.now, call=call,
+            reason=f"留言 {duration} 秒", recording_url=recording,
+        )
+        speaker.say(response, "message_thanks")
+    else:
+        if call.outcome not in ("message", "answered"):
+            call.outcome = "missed"
+        await lifecycle.ensure_callback_ticket(
+            session, settings=hotline.settings, now=hotline.now, call=call,
+            reason="未接来电：无人接听，未留言",
+        )
+        speaker.say(response, "no_message")
+    response.hangup()
+    return response
+
+
+async def call_status(session: AsyncSession, hotline: "Hotline", *, form: Mapping[str, str]) -> Call:
+    """`POST /twilio/status`: the call's own progress; on its end, settle the outcome."""
+    call = await get_or_create_call(session, form=form, now=hotline.now)
+    if apply_call_status(call, form=form, now=hotline.now):
+        await settle(session, hotline, call=call)
+    return call
+
+
+async def settle(session: AsyncSession, hotline: "Hotline", *, call: Call) -> None:
+    """The call has ended: a caller who was waiting for a person and got nobody abandoned."""
+    legs = await legs_of(session, call)
+    if any(leg.bridged or leg.accepted for leg in legs):
+        call.outcome = "answered"
+        return
+    if call.transfer_requested_at is None or call.direction != "inbound":
+        call.outcome = call.outcome or "ivr"
+        return
+    if call.outcome in ("message", "missed", "answered"):
+        return
+    waiting_since = min((leg.initiated_at for leg in legs if leg.initiated_at), default=None)
+    waiting_since = waiting_since or call.transfer_requested_at
+    if call.ended_at is not None:
+        call.waited_seconds = max(0, round((call.ended_at - waiting_since).total_seconds()))
+    call.outcome = "abandoned"
+    await lifecycle.ensure_callback_ticket(
+        session, settings=hotline.settings, now=hotline.now, call=call,
+        reason=f"放弃来电：等待 {call.waited_seconds or 0} 秒后挂机",
+    )

@@ -1,0 +1,468 @@
+"""The outbound dialer: every outbound call (回电, 回访, 催缴, 紧急升级) from one durable queue.
+
+Jobs (`OutboundJob`) live in the database; any number of dialer processes may run.
+
+Exactly once:
+1. *Claim.* In one transaction a due job goes `queued` → `dialing` and an `Attempt` row
+   (the intent: number, phone, no CallSid yet) is written. PostgreSQL takes the rows with
+   `SELECT … FOR UPDATE SKIP LOCKED`; SQLite's write transactions begin IMMEDIATE, so a
+   second dialer waits for the lock and then sees the job already taken.
+2. *Place.* The REST create, paced; the CallSid is written on the attempt. Twilio's
+   status callbacks carry `?job=&n=`, so they fill a CallSid we failed to write, too.
+3. *Reconcile.* An intent still without a CallSid after
+   `IVR_DIALER_RECONCILE_AFTER_SECONDS` (its dialer crashed mid-request) or whose create
+   ended ambiguously (5xx, timeout) is looked up on Twilio: a parentless call from
+   `HOTLINE_NUMBER` to that phone whose SID no attempt knows is ours and is adopted; no
+   such call means none was placed, the attempt is void and the job is queued again. If
+   the lookup itself fails, nothing is decided and it is tried again later: a call may be
+   late, never doubled.
+
+Pacing is for the whole account (`IVR_DIALER_CPS`, slots shared through the database by
+every dialer: `ivr/outbound/pace.py`) with a cap on calls in progress across all processes
+(`IVR_DIALER_MAX_IN_PROGRESS`). Times written to the database come from the app's
+clock, so tests freeze them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import os
+import socket
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from twilio.rest import Client
+
+from ivr.calls.records import get_or_create_call
+from ivr.outbound import jobs, twilio_rest
+from ivr.outbound.pace import Pace
+from ivr.people import roster
+from ivr.platform.clock import Clock
+from ivr.platform.config import Settings
+from ivr.platform.phones import mask
+from models import Attempt, OutboundJob, Resident
+
+log = logging.getLogger(__name__)
+
+# Attempt.state: intent (written before the REST call), unknown (the create may or may not
+# have happened), placed (Twilio has the call), done (settled), void (never placed).
+# Call results that are tried again later (within the attempt limits).
+# Results that end the job successfully.
+# A callback where no staff member took the call is not the resident's attempt.
+
+
+# --- windows ---------------------------------------------------------------------------
+
+
+# --- queueing --------------------------------------------------------------------------
+
+
+# --- claiming --------------------------------------------------------------------------
+
+@dataclass
+class Claimed:
+    """What placing a claimed job needs, read in the claiming transaction."""
+
+    job_id: int
+    attempt_id: int
+    number: int
+    kind: str
+    phone: str
+
+
+async def _lock(query, session: AsyncSession):
+    if (await session.connection()).dialect.name == "postgresql":
+        return query.with_for_update(skip_locked=True)
+    return query
+
+
+async def prepare(session: AsyncSession, job: OutboundJob, *, settings: Settings,
+                  now: datetime) -> tuple[str, int | None] | None:
+    """Right before dialling: the phone to ring (and the staff member), or None when the
+    job must not be dialled now (paid meanwhile, expired, the day's attempts used up)."""
+    if job.not_after is not None and now > job.not_after:
+        await jobs.finish_job(session, job, state="exhausted", outcome="expired", now=now)
+        return None
+    if job.attempts:  # a job never tried has nothing to count
+        if await jobs.counted_attempts(session, job) >= settings.dialer_max_attempts:
+            await jobs.finish_job(session, job, state="exhausted", outcome="exhausted", now=now,
+                             detail=f"（共 {settings.dialer_max_attempts} 次）")
+            return None
+        today = await jobs.counted_attempts(session, job, jobs.local_day_start(settings=settings, now=now))
+        if today >= settings.dialer_attempts_per_day:
+            job.next_attempt_at = jobs.next_day_window(job.kind, settings=settings, now=now)
+            return None
+    if job.kind == "fee_reminder":
+        resident = await session.get(Resident, job.resident_id) if job.resident_id else None
+        if resident is None or resident.arrears <= 0:
+            job.state, job.outcome, job.updated_at = "skipped", "paid", now
+            return None
+        job.phone = resident.phone
+    if job.kind == "callback":
+        staff = await roster.on_duty(session, settings=settings, now=now)
+        if not staff:
+            job.next_attempt_at = now + timedelta(minutes=jobs.STAFF_RETRY_MINUTES)
+            return None
+        misses = int(await session.scalar(select(func.count()).select_from(Attempt).where(
+            Attempt.job_id == job.id, Attempt.state != "void")) or 0)
+        person = staff[misses % len(staff)]
+        return person.phone, person.id
+    return job.phone, None
+
+
+async def claim(session: AsyncSession, *, settings: Settings, now: datetime, limit: int,
+                name: str) -> list[Claimed]:
+    """Take up to `limit` due jobs whose window is open and write their intents."""
+    kinds = [k for k in ("callback", "follow_up", "fee_reminder", "escalation")
+             if jobs.in_window(k, settings=settings, now=now)]
+    if not kinds or limit <= 0:
+        return []
+    query = (select(OutboundJob)
+             .where(OutboundJob.state == "queued", OutboundJob.next_attempt_at <= now,
+                    OutboundJob.kind.in_(kinds))
+             .order_by(OutboundJob.next_attempt_at)  # the (state, next_attempt_at) index
+             .limit(limit))
+    due = list((await session.scalars(await _lock(query, session))).all())
+    residents = {job.resident_id for job in due if job.kind == "fee_reminder" and job.resident_id}
+    if residents:  # into the identity map at once: `prepare` re-reads each from there
+        await session.execute(select(Resident).where(Resident.id.in_(residents))
+                              .execution_options(populate_existing=True))
+    taken: list[tuple[OutboundJob, Attempt]] = []
+    for job in due:
+        target = await prepare(session, job, settings=settings, now=now)
+        if target is None:
+            continue
+        phone, staff_id = target
+        job.attempts += 1
+        attempt = Attempt(job_id=job.id, number=job.attempts, created_at=now, phone=phone,
+                          staff_id=staff_id, state="intent")
+        session.add(attempt)
+        job.state, job.claimed_by, job.claimed_at, job.updated_at = "dialing", name, now, now
+        taken.append((job, attempt))
+    await session.flush()
+    return [Claimed(job.id, attempt.id, attempt.number, job.kind, attempt.phone)
+            for job, attempt in taken]
+
+
+# --- placing ---------------------------------------------------------------------------
+
+def call_params(settings: Settings, claimed: Claimed) -> dict:
+    """The REST create: absolute URLs on PUBLIC_BASE_URL, every progress event, AMD.
+
+    A reminder waits for the beep (DetectMessageEnd) so the message it leaves is whole;
+    a staff phone (callback) or an escalation only needs to know a person answered.
+    """
+    query = f"?job={claimed.job_id}&n={claimed.number}"
+    return dict(
+        to=claimed.phone,
+        from_=settings.hotline_number,
+        url=settings.public_url(f"/twilio/outbound{query}"),
+        method="POST",
+        status_callback=settings.public_url(f"/twilio/status{query}"),  # CONTRACT.md
+        status_callback_method="POST",
+        status_callback_event=["initiated", "ringing", "answered", "completed"],
+        machine_detection="DetectMessageEnd" if claimed.kind == "fee_reminder" else "Enable",
+        timeout=settings.dialer_ring_timeout_seconds,
+    )
+
+
+async def record_placed(session: AsyncSession, *, settings: Settings, attempt: Attempt,
+                        job: OutboundJob, sid: str, status: str, now: datetime) -> None:
+    """The CallSid on the attempt and the outbound Call row (for /api/calls and stats)."""
+    if attempt.call_sid is None:
+        attempt.call_sid = sid
+    if attempt.state in ("intent", "unknown"):
+        attempt.state = "placed"
+    attempt.placed_at = attempt.placed_at or now
+    call = await get_or_create_call(session, now=now, form={
+        "CallSid": sid, "Direction": "outbound-api", "From": settings.hotline_number,
+        "To": attempt.phone, "CallStatus": status or "queued"})
+    jobs.link_call(call, job)
+
+
+async def requeue(session: AsyncSession, *, job: OutboundJob, attempt: Attempt,
+                  at: datetime, now: datetime, error: str) -> None:
+    """The attempt never reached Twilio: void it, give the job back to the queue."""
+    attempt.state, attempt.error, attempt.finished_at = "void", error, now
+    if job.state == "dialing":
+        job.state, job.next_attempt_at = "queued", at
+    job.last_error, job.updated_at = error, now
+
+
+@dataclass
+class Dialer:
+    """One dialer process: its pacer, its name, the REST client and the database."""
+
+    settings: Settings
+    sessions: async_sessionmaker[AsyncSession]
+    client: Client
+    clock: Clock
+    name: str = field(default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}:{id(object())}")
+    pacer: Pace | None = None
+    waiting: int = 0  # claimed here, not yet started (their arrears were read ≤ ~2 s ago)
+    placed: int = 0
+
+    def __post_init__(self) -> None:
+        self.pacer = self.pacer or Pace(self.sessions, name="calls", rate=self.settings.dialer_cps)
+
+    @property
+    def batch(self) -> int:
+        return max(1, math.ceil(self.settings.dialer_cps))
+
+    async def claim_batch(self, *, now: datetime, limit: int | None = None,
+                          callbacks: bool = True) -> list[Claimed]:
+        async with self.sessions() as session, session.begin():
+            if callbacks:
+                await jobs.queue_callbacks(session, settings=self.settings, now=now)
+            room = self.settings.dialer_max_in_progress - await jobs.in_progress(session)
+            want = min(room, 2 * self.batch - self.waiting if limit is None else limit)
+            return await claim(session, settings=self.settings, now=now, limit=want,
+                               name=self.name)
+
+    async def place(self, claimed: Claimed) -> None:
+        """Pace, create the call, write its SID; back off on 429, look up before
+        retrying after an ambiguous failure, stop on an error that will never pass."""
+        settings = self.settings
+        delay = settings.dialer_backoff_seconds
+        params = call_params(settings, claimed)
+        self.waiting += 1
+        try:
+            await self.pacer.wait()
+        finally:
+            self.waiting -= 1
+        for _try in range(settings.dialer_rest_tries):
+            try:
+                call = await twilio_rest.with_timeout(self.client.calls.create_async(**params),
+                                                      settings)
+            except Exception as exc:  # noqa: BLE001 - every failure is classified
+                failure = twilio_rest.classify(exc)
+                error = twilio_rest.describe(exc)
+                log.warning("dialer: job %s attempt %s to %s: %s (%s)", claimed.job_id,
+                            claimed.number, mask(claimed.phone), error, failure)
+                if failure == "permanent":
+                    await self.fail(claimed, exc)
+                    return
+                if failure == "ambiguous":
+                    await self.mark(claimed, state="unknown", error=error)
+                    await asyncio.sleep(delay)  # let a create still in Twilio's hands land
+                    found = await self.reconcile_attempt(claimed.attempt_id, requeue=False)
+                    if found is not False:  # adopted, or undecidable: never call twice
+                        return
+                else:
+                    await self.pacer.back_off(delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 60)
+                await self.pacer.wait()
+                if not await self.still_open(claimed):  # settled meanwhile (a callback came)
+                    return
+                continue
+            self.placed += 1
+            await self.placed_ok(claimed, call.sid, call.status)
+            return
+        now = self.clock()
+        async with self.sessions() as session, session.begin():
+            attempt = await session.get(Attempt, claimed.attempt_id)
+            job = await session.get(OutboundJob, claimed.job_id)
+            if attempt.state in ("intent", "unknown") and attempt.call_sid is None:
+                await requeue(session, job=job, attempt=attempt, now=now,
+                              at=now + timedelta(seconds=delay * 10),
+                              error="Twilio REST unavailable; tried again later")
+
+    async def placed_ok(self, claimed: Claimed, sid: str, status) -> None:
+        async with self.sessions() as session, session.begin():
+            attempt = await session.get(Attempt, claimed.attempt_id)
+            job = await session.get(OutboundJob, claimed.job_id)
+            await record_placed(session, settings=self.settings, attempt=attempt, job=job,
+                                sid=sid, status=str(status or "queued"), now=self.clock())
+
+    async def still_open(self, claimed: Claimed) -> bool:
+        async with self.sessions() as session:
+            attempt = await session.get(Attempt, claimed.attempt_id)
+            return attempt.call_sid is None and attempt.state in ("intent", "unknown")
+
+    async def mark(self, claimed: Claimed, *, state: str, error: str) -> None:
+        async with self.sessions() as session, session.begin():
+            await session.execute(update(Attempt).where(
+                Attempt.id == claimed.attempt_id, Attempt.call_sid.is_(None),
+                Attempt.state.in_(("intent", "unknown"))).values(state=state, error=error))
+
+    async def fail(self, claimed: Claimed, exc: BaseException) -> None:
+        """A 4xx that no retry fixes (21211 invalid number ...): recorded, reported, done."""
+        now = self.clock()
+        code = twilio_rest.error_code(exc)
+        outcome = "invalid_number" if code in (21211, 21214, 21217, 13223, 13224) else "rest_error"
+        async with self.sessions() as session, session.begin():
+            attempt = await session.get(Attempt, claimed.attempt_id)
+            job = await session.get(OutboundJob, claimed.job_id)
+            attempt.state, attempt.result = "done", outcome
+            attempt.error, attempt.finished_at = twilio_rest.describe(exc), now
+            job.last_error = attempt.error
+            if job.kind == "callback":  # a staff phone is wrong: the next person on duty
+                log.error("dialer: staff phone %s cannot be called: %s", mask(attempt.phone),
+                          attempt.error)
+                attempt.result = jobs.STAFF_MISS
+                job.state, job.updated_at = "queued", now
+                job.next_attempt_at = now + timedelta(minutes=jobs.STAFF_RETRY_MINUTES)
+                return
+            await jobs.finish_job(session, job, state="failed", outcome=outcome, now=now,
+                             detail=attempt.error or "")
+
+    # --- reconciling ---
+
+    async def reconcile_attempt(self, attempt_id: int, *, requeue: bool = True) -> bool | None:
+        """Was this SID-less attempt placed? True: adopted its call. False: it was not
+        (with `requeue`, the attempt is void and the job queued again; without, the
+        caller, still holding the claim, may place it). None: cannot tell yet."""
+        settings = self.settings
+        async with self.sessions() as session:
+            attempt = await session.get(Attempt, attempt_id)
+            if attempt is None or attempt.call_sid is not None or attempt.state not in ("intent", "unknown"):
+                return True
+            phone = attempt.phone
+        try:
+            calls = await twilio_rest.with_timeout(self.client.calls.list_async(
+                to=phone, from_=settings.hotline_number, limit=50), settings)
+        except Exception as exc:  # noqa: BLE001
+            log.warning("dialer: cannot look up calls to %s: %s", mask(phone),
+                        twilio_rest.describe(exc))
+            return None
+        candidates = [c.sid for c in calls if not getattr(c, "parent_call_sid", None)]
+        now = self.clock()
+        async with self.sessions() as session, session.begin():
+            attempt = await session.get(Attempt, attempt_id, with_for_update=True)
+            if attempt.call_sid is not None or attempt.state not in ("intent", "unknown"):
+                return True
+            known = set((await session.scalars(select(Attempt.call_sid).where(
+                Attempt.call_sid.in_(candidates)))).all()) if candidates else set()
+            unknown = [sid for sid in candidates if sid not in known]
+            job = await session.get(OutboundJob, attempt.job_id)
+            if unknown:
+                log.info("dialer: job %s attempt %s was placed after all (%s): adopted",
+                         job.id, attempt.number, unknown[0])
+                status = next((c.status for c in calls if c.sid == unknown[0]), "queued")
+                await record_placed(session, settings=settings, attempt=attempt, job=job,
+                                    sid=unknown[0], status=str(status or "queued"), now=now)
+                return True
+            if not requeue:
+                return False
+            attempt.state, attempt.finished_at = "void", now
+            attempt.error = (attempt.error or "") + " (not placed, per Twilio's call list)"
+            job.state, job.next_attempt_at, job.updated_at = "queued", now, now
+            return False
+
+    async def reconcile(self, *, now: datetime) -> int:
+        """Intents left by a crashed or timed-out dialer, and calls whose end never
+        reached us (a lost status callback), settled from Twilio's own records."""
+        cutoff = now - timedelta(seconds=self.settings.dialer_reconcile_after_seconds)
+        stale = now - timedelta(minutes=self.settings.dialer_stale_call_minutes)
+        async with self.sessions() as session:
+            orphans = list((await session.scalars(select(Attempt.id).where(
+                Attempt.state.in_(("intent", "unknown")), Attempt.call_sid.is_(None),
+                Attempt.created_at <= cutoff).limit(100))).all())
+            lost = list((await session.execute(select(Attempt.id, Attempt.call_sid).where(
+                Attempt.state == "placed", Attempt.created_at <= stale).limit(100))).all())
+        for attempt_id in orphans:
+            await self.reconcile_attempt(attempt_id)
+        for attempt_id, sid in lost:
+            try:
+                call = await twilio_rest.with_timeout(self.client.calls(sid).fetch_async(),
+                                                      self.settings)
+            except Exception as exc:  # noqa: BLE001
+                log.warning("dialer: cannot fetch call %s: %s", sid, twilio_rest.describe(exc))
+                continue
+            status = str(call.status or "")
+            if status in ("completed", "busy", "no-answer", "failed", "canceled"):
+                from ivr.outbound.answered import settle_attempt
+
+                async with self.sessions() as session, session.begin():
+                    attempt = await session.get(Attempt, attempt_id)
+                    job = await session.get(OutboundJob, attempt.job_id)
+                    await settle_attempt(session, settings=self.settings, job=job,
+                                         attempt=attempt, status=status,
+                                         answered_by=getattr(call, "answered_by", None),
+                                         now=self.clock())
+        return len(orphans) + len(lost)
+
+    # --- running ---
+
+    async def run_once(self, *, now: datetime | None = None) -> int:
+        """One pass for tests and scripts: reconcile, claim what may be dialled now,
+        place it (paced), and wait for the REST calls. The number of jobs claimed."""
+        now = now or self.clock()
+        await self.reconcile(now=now)
+        claimed = await self.claim_batch(now=now)
+        await asyncio.gather(*(self.place(c) for c in claimed))
+        return len(claimed)
+
+    async def run_until_idle(self, *, max_passes: int = 1000) -> int:
+        total = 0
+        for _ in range(max_passes):
+            n = await self.run_once()
+            total += n
+            if n == 0:
+                break
+        return total
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """The loop of `ivr serve` and `ivr dialer`: claims about a second's worth of
+        calls at a time and places them in the background, paced."""
+        tasks: set[asyncio.Task] = set()
+        last_reconcile = 0.0
+        last_callbacks = 0.0
+        poll = self.settings.dialer_poll_seconds
+        log.info("dialer %s: %s calls/s, at most %s in progress", self.name,
+                 self.settings.dialer_cps, self.settings.dialer_max_in_progress)
+        while not stop.is_set():
+            claimed: list[Claimed] = []
+            try:
+                now = self.clock()
+                if time.monotonic() - last_reconcile >= min(30.0, self.settings.dialer_reconcile_after_seconds / 2):
+                    last_reconcile = time.monotonic()
+                    await self.reconcile(now=now)
+                if self.waiting < 2 * self.batch:  # up to ~2 s of calls claimed ahead
+                    due = time.monotonic() - last_callbacks >= poll
+                    if due:
+                        last_callbacks = time.monotonic()
+                    claimed = await self.claim_batch(now=now, callbacks=due)
+                for c in claimed:
+                    task = asyncio.create_task(self.place(c))
+                    tasks.add(task)
+                    task.add_done_callback(tasks.discard)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("dialer pass failed; next pass in %ss", poll)
+            pause = min(poll, max(0.02, self.pacer.interval * max(1, self.batch // 4))) if claimed else poll
+            try:
+                await asyncio.wait_for(stop.wait(), timeout=pause)
+            except asyncio.TimeoutError:
+                pass
+        if tasks:
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+
+async def background(app):
+    """cleanup_ctx of `ivr serve`: the dialer and the SMS sender beside the web server."""
+    from ivr.outbound import sms
+    from ivr.platform.resources import CLOCK, SESSIONS, SETTINGS, TWILIO
+
+    missing = twilio_rest.missing_settings(app[SETTINGS])
+    if missing:  # e.g. `make run` on a laptop: the hotline works, nothing is dialled
+        log.warning("outbound dialer and SMS sender not started: %s not set", ", ".join(missing))
+        yield
+        return
+    dialer = Dialer(settings=app[SETTINGS], sessions=app[SESSIONS], client=app[TWILIO],
+                    clock=app[CLOCK])
+    sender = sms.Sender(settings=app[SETTINGS], sessions=app[SESSIONS], client=app[TWILIO],
+                        clock=app[CLOCK])
+    stop = asyncio.Event()
+    tasks = [asyncio.create_task(dialer.run(stop), name="dialer"),
+             asyncio.create_task(sender.run(stop), name="sms-sender")]
+    yield
+    stop.set()
+    await asyncio.gather(*tasks, return_exceptions=True)

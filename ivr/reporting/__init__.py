@@ -1,0 +1,1 @@
+"""Call-answer statistics, the supervisors' dashboard figures and the office exports."""

@@ -1,0 +1,310 @@
+"""The supervisors' dashboard figures: today, this week and this month against targets.
+
+The call-answer figures are `stats.call_answer_stats` itself (the same numbers as
+`/api/stats`); this module adds what a supervisor reads beside them:
+
+- **Speed of answer** (接听速度), from Twilio's timestamps only: for an inbound call that a
+  person took, the accepted leg's `answered` timestamp minus the first leg's `ringing`
+  timestamp (`initiated` when Twilio sent no `ringing`). It is the caller's wait for a
+  person, across every phone of the hunt. *Answered within 20 s* = such calls with a
+  speed of answer ≤ 20 s ÷ inbound calls offered to a person (calls with at least one
+  leg): a caller nobody answered counts against it.
+- **Abandoned** (放弃率) = calls whose caller hung up while waiting for a person ÷ inbound
+  calls offered to a person.
+- Calls by menu choice; open and overdue tickets (now); the follow-up and satisfaction
+  rates of `followup.rates`; fee-reminder coverage of the campaigns started in the
+  period, as `campaigns.report` defines it (households that heard the reminder or got a
+  message ÷ households still in arrears).
+
+Charts (ring-time histogram, daily trend, hour × weekday heat map) are counted here in
+SQL; `pages/charts.py` draws them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+
+from sqlalchemy import Integer, and_, case, cast, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ivr.outbound import campaigns
+from ivr.platform.config import Settings
+from ivr.reporting import stats
+from ivr.tickets import followup, lifecycle
+from models import Call, Campaign, Leg, Staff, Ticket
+
+ANSWER_SECONDS_TARGET = 20
+# name: (direction, target). ">=" a rate must reach it; "<=" must stay under it.
+TARGETS: dict[str, tuple[str, float]] = {
+    "three_ring_rate": (">=", 1.0),
+    "answered_within_20s_rate": (">=", 0.80),
+    "abandon_rate": ("<=", 0.10),
+    "follow_up_rate": (">=", 1.0),
+    "satisfaction_rate": (">=", 0.85),
+    "fee_reminder_coverage": (">=", 1.0),
+    "overdue_tickets": ("<=", 0),
+}
+MENU_CHOICES = ("person", "repair", "emergency", "complaint", "fees", "inquiry")
+HISTOGRAM_MAX = 30  # seconds; longer rings fall in the last bar
+
+
+@dataclass
+class Period:
+    key: str  # today | week | month
+    start: datetime
+    end: datetime
+    first_day: date
+    last_day: date
+
+
+def periods(*, settings: Settings, today: date) -> list[Period]:
+    """Today, this week (from Monday) and this month, in IVR_TIMEZONE, as UTC ranges."""
+    tz = settings.tz
+
+    def span(key: str, first: date, last: date) -> Period:
+        return Period(key, datetime.combine(first, time(0), tz),
+                      datetime.combine(last + timedelta(days=1), time(0), tz), first, last)
+
+    monday = today - timedelta(days=today.weekday())
+    month_first = today.replace(day=1)
+    next_month = (month_first + timedelta(days=32)).replace(day=1)
+    return [span("today", today, today), span("week", monday, monday + timedelta(days=6)),
+            span("month", month_first, next_month - timedelta(days=1))]
+
+
+def misses(name: str, value: float | int | None) -> bool:
+    """True when a figure with a target misses it (a figure with no data misses nothing)."""
+    if name not in TARGETS or value is None:
+        return False
+    direction, target = TARGETS[name]
+    return value < target if direction == ">=" else value > target
+
+
+def seconds_between(session: AsyncSession, earlier, later):
+    """`later - earlier` in seconds, in the database's own dialect."""
+    if session.bind.dialect.name == "sqlite":
+        return (func.julianday(later) - func.julianday(earlier)) * 86400.0
+    return func.extract("epoch", later - earlier)
+
+
+async def speed_of_answer(session: AsyncSession, *, start: datetime, end: datetime) -> dict:
+    first_ring = func.min(func.coalesce(Leg.ringing_at, Leg.initiated_at))
+    answered = func.min(case((Leg.accepted, Leg.answered_at), else_=None))
+    per_call = (
+        select(Leg.call_id, first_ring.label("first_ring"), answered.label("answered"))
+        .join(Call, Call.id == Leg.call_id)
+        .where(Call.started_at >= start, Call.started_at < end, Call.direction == "inbound")
+        .group_by(Leg.call_id).subquery()
+    )
+    wait = seconds_between(session, per_call.c.first_ring, per_call.c.answered)
+    row = (await session.execute(
+        select(func.count(),
+               func.count(per_call.c.answered),
+               # Timestamps are whole seconds; the margin only absorbs julianday's float error.
+               func.sum(case((wait <= ANSWER_SECONDS_TARGET + 0.01, 1), else_=0)),
+               func.avg(wait))
+    )).one()
+    offered, answered_n, within, avg_wait = row[0], row[1], row[2] or 0, row[3]
+    return {
+        "calls_offered_to_person": offered,
+        "calls_answered_by_person": answered_n,
+        "answered_within_20s": within,
+        "answered_within_20s_rate": stats.rate(within, offered),
+        "average_speed_of_answer": round(float(avg_wait), 1) if avg_wait is not None else None,
+    }
+
+
+async def menu_counts(session: AsyncSession, *, start: datetime, end: datetime) -> dict[str, int]:
+    rows = (await session.execute(
+        select(Call.menu_choice, func.count())
+        .where(Call.started_at >= start, Call.started_at < end, Call.direction == "inbound")
+        .group_by(Call.menu_choice)
+    )).all()
+    return {(choice or "none"): n for choice, n in rows}
+
+
+async def fee_reminder_coverage(session: AsyncSession, *, start: datetime, end: datetime) -> dict:
+    """Coverage over the campaigns started in the period, as `campaigns.report` counts it."""
+    ids = (await session.scalars(
+        select(Campaign.id).where(Campaign.kind == "fee_reminder", Campaign.created_at >= start,
+                                  Campaign.created_at < end).order_by(Campaign.id))).all()
+    covered = in_arrears = 0
+    for campaign_id in ids:
+        report = await campaigns.report(session, campaign_id=campaign_id)
+        covered += report["covered"]
+        in_arrears += report["households_in_arrears"]
+    return {"fee_reminder_campaigns": len(ids), "fee_reminder_households": in_arrears,
+            "fee_reminder_called": covered,
+            "fee_reminder_coverage": stats.rate(covered, in_arrears)}
+
+
+async def ticket_counts(session: AsyncSession, *, now: datetime,
+                        owner_staff_id: int | None = None) -> dict:
+    active = Ticket.status.in_(lifecycle.ACTIVE)
+    query = select(func.count().filter(active),
+                   func.count().filter(and_(active, Ticket.due_at < now))).select_from(Ticket)
+    if owner_staff_id is not None:
+        query = query.where(Ticket.owner_staff_id == owner_staff_id)
+    open_n, overdue = (await session.execute(query)).one()
+    return {"open_tickets": open_n, "overdue_tickets": overdue}
+
+
+async def period_figures(session: AsyncSession, *, settings: Settings, period: Period) -> dict:
+    """Every figure of one period; `missed` lists those that miss their target."""
+    figures = await stats.call_answer_stats(session, settings=settings, start=period.start,
+                                            end=period.end)
+    figures.update(await speed_of_answer(session, start=period.start, end=period.end))
+    offered = figures["calls_offered_to_person"]
+    figures["abandon_rate"] = stats.rate(figures["abandoned_calls"], offered)
+    figures["menu_choices"] = await menu_counts(session, start=period.start, end=period.end)
+    figures.update(await followup.rates(session, start=period.start, end=period.end))
+    figures.update(await fee_reminder_coverage(session, start=period.start, end=period.end))
+    figures["missed"] = sorted(name for name in TARGETS if misses(name, figures.get(name)))
+    return figures
+
+
+# --- charts -----------------------------------------------------------------------------
+
+async def ring_histogram(session: AsyncSession, *, start: datetime, end: datetime) -> dict:
+    """Answered legs by ring seconds (0 … HISTOGRAM_MAX+), and the legs never answered."""
+    capped = case((Leg.ring_seconds > HISTOGRAM_MAX, HISTOGRAM_MAX), else_=Leg.ring_seconds)
+    rows = (await session.execute(
+        select(capped, func.count())
+        .where(Leg.created_at >= start, Leg.created_at < end, Leg.accepted,
+               Leg.ring_seconds.is_not(None))
+        .group_by(capped)
+    )).all()
+    bins = [0] * (HISTOGRAM_MAX + 1)
+    for seconds, n in rows:
+        bins[max(0, min(HISTOGRAM_MAX, int(seconds)))] += n
+    missed = await session.scalar(
+        select(func.count()).select_from(Leg)
+        .where(Leg.created_at >= start, Leg.created_at < end, Leg.accepted.is_(False))
+    )
+    return {"bins": bins, "unanswered": missed or 0}
+
+
+def _bucket(column, bounds: list[datetime]):
+    """Index of the [bounds[i], bounds[i+1]) a moment falls in, exact in any time zone."""
+    return case(*[(column < b, i) for i, b in enumerate(bounds[1:])], else_=len(bounds) - 1)
+
+
+async def daily_trend(session: AsyncSession, *, settings: Settings, first_day: date,
+                      last_day: date) -> list[dict]:
+    """Per day: inbound calls, legs offered, answered within three rings, the rate."""
+    tz = settings.tz
+    days = [first_day + timedelta(days=i) for i in range((last_day - first_day).days + 1)]
+    bounds = [datetime.combine(d, time(0), tz) for d in days]
+    bounds.append(datetime.combine(last_day + timedelta(days=1), time(0), tz))
+    limit = settings.three_rings_seconds
+    leg_day = _bucket(Leg.created_at, bounds)
+    legs = {i: (n, w or 0) for i, n, w in (await session.execute(
+        select(leg_day, func.count(),
+               func.sum(case((Leg.accepted & (Leg.ring_seconds <= limit), 1), else_=0)))
+        .where(Leg.created_at >= bounds[0], Leg.created_at < bounds[-1]).group_by(leg_day)
+    )).all()}
+    call_day = _bucket(Call.started_at, bounds)
+    calls = dict((await session.execute(
+        select(call_day, func.count())
+        .where(Call.started_at >= bounds[0], Call.started_at < bounds[-1],
+               Call.direction == "inbound").group_by(call_day)
+    )).all())
+    return [{"day": d, "calls": calls.get(i, 0), "offered": legs.get(i, (0, 0))[0],
+             "within": legs.get(i, (0, 0))[1],
+             "three_ring_rate": stats.rate(legs.get(i, (0, 0))[1], legs.get(i, (0, 0))[0])}
+            for i, d in enumerate(days)]
+
+
+async def hour_weekday(session: AsyncSession, *, settings: Settings, start: datetime,
+                       end: datetime) -> list[list[int]]:
+    """Inbound calls by weekday (Monday = 0) and local hour: a 7 × 24 grid.
+
+    PostgreSQL converts with the real zone; SQLite shifts by the zone's offset in the
+    middle of the range (exact for zones without daylight saving, like Asia/Shanghai)."""
+    where = (Call.started_at >= start, Call.started_at < end, Call.direction == "inbound")
+    if session.bind.dialect.name == "sqlite":
+        offset = (start + (end - start) / 2).astimezone(settings.tz).utcoffset()
+        shift = f"{int(offset.total_seconds()):+d} seconds"
+        hour = cast(func.strftime("%H", Call.started_at, shift), Integer)
+        dow = cast(func.strftime("%w", Call.started_at, shift), Integer)  # Sunday = 0
+        weekday = (dow + 6) % 7
+    else:
+        local = func.timezone(settings.timezone, Call.started_at)
+        hour = cast(func.extract("hour", local), Integer)
+        weekday = cast(func.extract("isodow", local), Integer) - 1
+    grid = [[0] * 24 for _ in range(7)]
+    for wd, hr, n in (await session.execute(
+            select(weekday, hour, func.count()).where(*where).group_by(weekday, hour))).all():
+        grid[int(wd) % 7][int(hr) % 24] += n
+    return grid
+
+
+# --- per staff ----------------------------------------------------------------------------
+
+async def staff_table(session: AsyncSession, *, figures: dict, now: datetime) -> list[dict]:
+    """The period's per-staff answer figures, with each person's open and overdue tickets."""
+    staff = {s.phone: s for s in (await session.scalars(select(Staff))).all()}
+    active = Ticket.status.in_(lifecycle.ACTIVE)
+    owned = {sid: (n, o) for sid, n, o in (await session.execute(
+        select(Ticket.owner_staff_id, func.count(),
+               func.count().filter(Ticket.due_at < now))
+        .where(active, Ticket.owner_staff_id.is_not(None)).group_by(Ticket.owner_staff_id)
+    )).all()}
+    rows, seen = [], set()
+    for row in figures["per_staff"]:
+        person = staff.get(row["phone"])
+        n, overdue = owned.get(person.id, (0, 0)) if person else (0, 0)
+        seen.add(person.id if person else None)
+        rows.append({**row, "staff_id": person.id if person else None,
+                     "missed": row["offered"] - row["answered"],
+                     "tickets_open": n, "tickets_overdue": overdue})
+    for person in staff.values():
+        if person.id not in seen and person.id in owned:
+            n, overdue = owned[person.id]
+            rows.append({"staff": person.name, "phone": person.phone, "staff_id": person.id,
+                         "offered": 0, "answered": 0, "within_three_rings": 0,
+                         "three_ring_rate": None, "average_ring_seconds": None, "missed": 0,
+                         "tickets_open": n, "tickets_overdue": overdue})
+    return rows
+
+
+async def open_tickets_owned(session: AsyncSession, *, settings: Settings,
+                             staff: Staff) -> list[dict]:
+    """A staff member's tickets still being worked on, the most urgent first."""
+    rows = (await session.scalars(
+        select(Ticket).where(Ticket.owner_staff_id == staff.id, Ticket.status.in_(lifecycle.ACTIVE))
+        .order_by(Ticket.due_at))).all()
+    return [lifecycle.view(t, settings=settings, owner=staff) for t in rows]
+
+
+@dataclass
+class Dashboard:
+    today: date
+    periods: list[Period]
+    figures: dict[str, dict]
+    tickets: dict
+    histogram: dict
+    trend: list[dict]
+    heat: list[list[int]]
+    staff: list[dict] = field(default_factory=list)
+
+
+async def build(session: AsyncSession, *, settings: Settings, today: date,
+                now: datetime) -> Dashboard:
+    spans = periods(settings=settings, today=today)
+    figures = {p.key: await period_figures(session, settings=settings, period=p) for p in spans}
+    month = spans[-1]
+    counts = await ticket_counts(session, now=now)
+    for f in figures.values():
+        f.update(counts)
+        if misses("overdue_tickets", counts["overdue_tickets"]):
+            f["missed"] = sorted(set(f["missed"]) | {"overdue_tickets"})
+    return Dashboard(
+        today=today, periods=spans, figures=figures, tickets=counts,
+        histogram=await ring_histogram(session, start=month.start, end=month.end),
+        trend=await daily_trend(session, settings=settings, first_day=month.first_day,
+                                last_day=month.last_day),
+        heat=await hour_weekday(session, settings=settings, start=month.start, end=month.end),
+        staff=await staff_table(session, figures=figures["month"], now=now),
+    )

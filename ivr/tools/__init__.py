@@ -1,0 +1,1 @@
+"""Developer tools: demo data and the terminal phone (`ivr simulate`). No production module imports them; only the CLI offers them."""

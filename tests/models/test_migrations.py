@@ -1,0 +1,108 @@
+"""The Alembic migrations build exactly the schema the models describe, and run both
+ways: up from an empty database, down to base and up again, and from each revision's
+predecessor — on SQLite, and on PostgreSQL when `IVR_TEST_DATABASE_URL` is set."""
+
+from __future__ import annotations
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import inspect
+
+from models import Base
+from models.db import alembic_config, downgrade, make_engine, upgrade
+from tests.conftest import PG_URL, _drop_pg_database, _fresh_pg_database
+
+
+def revision_pairs() -> list[tuple[str, str]]:
+    """(previous, revision) for every revision, oldest first; "base" before the first."""
+    script = ScriptDirectory.from_config(alembic_config("sqlite://"))
+    revisions = list(reversed(list(script.walk_revisions("base", "heads"))))
+    return [(rev.down_revision or "base", rev.revision) for rev in revisions]
+
+
+async def model_differences(url: str) -> list:
+    engine = make_engine(url)
+
+    def diff(connection):
+        context = MigrationContext.configure(connection, opts={"compare_type": False})
+        return compare_metadata(context, Base.metadata)
+
+    try:
+        async with engine.connect() as conn:
+            return await conn.run_sync(diff)
+    finally:
+        await engine.dispose()
+
+
+async def schema(url: str) -> dict:
+    """Tables with their columns, indexes, unique constraints and foreign keys."""
+    engine = make_engine(url)
+
+    def read(connection):
+        db = inspect(connection)
+        return {
+            table: {
+                "columns": sorted((c["name"], str(c["type"]), c["nullable"])
+                                  for c in db.get_columns(table)),
+                "indexes": sorted((i["name"], tuple(i["column_names"]), bool(i["unique"]))
+                                  for i in db.get_indexes(table)),
+                "unique": sorted(tuple(u["column_names"]) for u in db.get_unique_constraints(table)),
+                "foreign_keys": sorted((tuple(f["constrained_columns"]), f["referred_table"])
+                                       for f in db.get_foreign_keys(table)),
+            }
+            for table in db.get_table_names() if table != "alembic_version"
+        }
+
+    try:
+        async with engine.connect() as conn:
+            return await conn.run_sync(read)
+    finally:
+        await engine.dispose()
+
+
+@pytest.fixture
+async def empty_database_url(tmp_path):
+    if PG_URL:
+        url = await _fresh_pg_database()
+        yield url
+        await _drop_pg_database(url)
+    else:
+        yield f"sqlite+aiosqlite:///{tmp_path / 'empty.db'}"
+
+
+async def test_migrated_schema_matches_the_models(database_url):
+    assert await model_differences(database_url) == []
+
+
+async def test_empty_to_head_down_to_base_and_up_again(empty_database_url):
+    url = empty_database_url
+    await upgrade(url, "head")
+    assert await model_differences(url) == []
+    tables = set(await schema(url))
+    assert tables == set(Base.metadata.tables)
+    await downgrade(url, "base")
+    assert await schema(url) == {}
+    await upgrade(url, "head")
+    assert await model_differences(url) == []
+    assert set(await schema(url)) == tables
+
+
+@pytest.mark.parametrize("previous,revision", revision_pairs(),
+                         ids=[f"{p}->{r}" for p, r in revision_pairs()])
+async def test_each_revision_upgrades_from_its_predecessor_and_back(empty_database_url,
+                                                                    previous, revision):
+    url = empty_database_url
+    if previous != "base":
+        await upgrade(url, previous)
+    before = await schema(url)
+    await upgrade(url, revision)
+    after = await schema(url)
+    assert after != before, f"revision {revision} changed nothing"
+    await downgrade(url, previous)
+    assert await schema(url) == before
+    await upgrade(url, revision)
+    assert await schema(url) == after
+    if revision == revision_pairs()[-1][1]:
+        assert await model_differences(url) == []
