@@ -99,8 +99,8 @@ async def run(args) -> None:
     from aiohttp import ClientSession
     from sqlalchemy import func, select
 
-    from ivr.outbound import twilio_rest
     from ivr.outbound.dialer import Dialer
+    from ivr.platform import twilio_rest
     from ivr.platform.config import Settings
     from models import Attempt
     from models.db import make_engine, make_sessionmaker

@@ -55,7 +55,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock = utcnow, run_d
     if run_scheduler:
         app.cleanup_ctx.append(scheduler.background)
     if run_dialer:  # the outbound dialer and SMS sender (tests drive dialer.run_once)
-        from ivr.outbound import dialer, twilio_rest
+        from ivr.outbound import dialer
+        from ivr.platform import twilio_rest
 
         app.cleanup_ctx.append(twilio_rest.rest_client)
         app.cleanup_ctx.append(dialer.background)

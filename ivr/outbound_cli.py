@@ -7,7 +7,8 @@ import json
 import logging
 import signal
 
-from ivr.outbound import campaigns, sms, twilio_rest
+from ivr.outbound import campaigns, sms
+from ivr.platform import twilio_rest
 from ivr.platform.clock import utcnow
 from ivr.platform.config import Settings
 from models.db import make_engine, make_sessionmaker, upgrade

@@ -310,8 +310,8 @@ def path_of(url: str) -> str:
 import pytest  # noqa: E402
 
 from ivr.app import create_app  # noqa: E402
-from ivr.outbound import twilio_rest  # noqa: E402
 from ivr.outbound.dialer import Dialer  # noqa: E402
+from ivr.platform import twilio_rest  # noqa: E402
 from models.db import make_engine, make_sessionmaker  # noqa: E402
 
 

@@ -39,9 +39,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from twilio.rest import Client
 
 from ivr.calls.records import get_or_create_call
-from ivr.outbound import jobs, twilio_rest
+from ivr.outbound import jobs
 from ivr.outbound.pace import Pace
 from ivr.people import roster
+from ivr.platform import twilio_rest
 from ivr.platform.clock import Clock
 from ivr.platform.config import Settings
 from ivr.platform.phones import mask
