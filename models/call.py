@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import JSON, Boolean, Float, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .base import Base
@@ -38,6 +38,10 @@ class Call(Base):
     transfer_requested_at: Mapped[datetime | None] = mapped_column(default=None)
     waited_seconds: Mapped[int | None] = mapped_column(Integer, default=None)
     answered_by_staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"), default=None)
+    # What the caller said at the menu (the last time), how sure Twilio was, what it meant.
+    speech_text: Mapped[str | None] = mapped_column(String(500), default=None)
+    speech_confidence: Mapped[float | None] = mapped_column(Float, default=None)
+    speech_choice: Mapped[str | None] = mapped_column(String(16), default=None)
     # The dialer job that placed an outbound call (no FK: jobs point at tickets at calls).
     outbound_job_id: Mapped[int | None] = mapped_column(Integer, default=None, index=True)
 

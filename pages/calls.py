@@ -119,7 +119,7 @@ async def call_page(request: web.Request) -> web.Response:
             "received_at": event.received_at.astimezone(settings.tz).isoformat(),
             "sequence": event.sequence_number,
             "status": params.get("DialCallStatus") or params.get("CallStatus") or "",
-            "digits": params.get("Digits", ""),
+            "digits": params.get("Digits") or params.get("SpeechResult", ""),
             "call_sid": event.call_sid,
             "params": sorted(params.items()),
         })

@@ -59,6 +59,15 @@ class Caller:
         self.last = await self.twilio.follow(gather.get("action"), self.params(Digits=digits))
         return self.last
 
+    async def say(self, words: str, confidence: str = "0.9162") -> TwiML:
+        """Speak at the `<Gather>`: Twilio posts `SpeechResult` and `Confidence`, no `Digits`."""
+        gather = self.last.find("Gather")
+        assert gather is not None, f"no <Gather> in {self.last.text}"
+        assert "speech" in (gather.get("input") or ""), f"the <Gather> takes no speech: {self.last.text}"
+        self.last = await self.twilio.follow(gather.get("action"),
+                                             self.params(SpeechResult=words, Confidence=confidence))
+        return self.last
+
     async def hangup(self, *, at: datetime, duration: int) -> TwiML:
         self.seq += 1
         return await self.twilio.post("/twilio/status", progress_params(

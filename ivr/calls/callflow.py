@@ -11,8 +11,9 @@ from typing import Mapping
 from sqlalchemy.ext.asyncio import AsyncSession
 from twilio.twiml.voice_response import VoiceResponse
 
-from ivr.calls import transfer
+from ivr.calls import speech, transfer
 from ivr.calls.records import create_or_get_call, get_or_create_call
+from ivr.calls.speech import HINTS
 from ivr.platform.hotline import Hotline, yuan
 from models import Call, Resident
 
@@ -20,6 +21,25 @@ MENU_KEYS = {"0": "person", "1": "repair", "2": "complaint", "3": "fees", "4": "
 LANGUAGE_KEY = "9"
 REPEAT_KEY = "*"
 MENU_RETRIES = 3  # an invalid key re-offers the menu at most this many times
+# What was said, as the key that means it; an emergency has no key of its own on the menu.
+SPOKEN_KEYS = {choice: key for key, choice in MENU_KEYS.items()} | {"emergency": "emergency"}
+SPOKEN_ONLY = {"emergency": "emergency"}
+UNCLEAR = "?"  # speech that meant nothing on the menu: handled as an invalid key
+
+
+def listen(hotline: Hotline, call: Call, form: Mapping[str, str]) -> speech.Understanding:
+    """What the caller said, kept on the call (the call page shows it) and understood."""
+    settings = hotline.settings
+    heard = speech.understand(form.get("SpeechResult"), confidence=form.get("Confidence"),
+                              lexicon=speech.lexicon_in(hotline.scripts.directory),
+                              min_confidence=settings.speech_min_confidence)
+    call.speech_text = heard.heard[:500] or None
+    try:
+        call.speech_confidence = float(form.get("Confidence") or "") if form.get("Confidence") else None
+    except ValueError:
+        call.speech_confidence = None
+    call.speech_choice = heard.choice
+    return heard
 
 
 def time_of_day_key(hotline: Hotline) -> str:
@@ -37,17 +57,26 @@ def resident_view(resident: Resident | None) -> dict | None:
     return {"name": resident.name, "address": resident.address}
 
 
+def ask(hotline: Hotline, response: VoiceResponse, call: Call, path: str):
+    """A `<Gather>` for one key, or, unless `IVR_SPEECH=off`, the caller's own words."""
+    settings = hotline.settings
+    speech = {}
+    if settings.speech:
+        speech = dict(
+            input="dtmf speech", hints=HINTS, speech_timeout="auto",
+            language=settings.speech_language_en if call.language == "en" else settings.speech_language_zh,
+        )
+    return response.gather(
+        num_digits=1, action=hotline.url(path), method="POST",
+        timeout=settings.gather_timeout_seconds, action_on_empty_result=True,
+        **(speech or {"input": "dtmf"}),
+    )
+
+
 def menu_gather(hotline: Hotline, response: VoiceResponse, call: Call) -> None:
     speaker = hotline.speaker(call.language)
-    gather = response.gather(
-        num_digits=1,
-        action=hotline.url("/twilio/menu"),
-        method="POST",
-        timeout=hotline.settings.gather_timeout_seconds,
-        action_on_empty_result=True,
-        input="dtmf",
-    )
-    speaker.say(gather, "menu")
+    gather = ask(hotline, response, call, "/twilio/menu")
+    speaker.say(gather, "menu", speech=hotline.settings.speech)
     if call.menu_choice is None:
         other = "zh" if call.language == "en" else "en"
         hotline.speaker(other).say(gather, "other_language")
@@ -76,6 +105,9 @@ async def menu(session: AsyncSession, hotline: Hotline, *, form: Mapping[str, st
     speaker = hotline.speaker(call.language)
     response = VoiceResponse()
 
+    if not digits and (form.get("SpeechResult") or "").strip():
+        heard = listen(hotline, call, form)
+        digits = SPOKEN_KEYS.get(heard.choice, UNCLEAR)
     if digits == "":
         call.empty_inputs += 1
         if call.empty_inputs >= 2:
@@ -91,25 +123,25 @@ async def menu(session: AsyncSession, hotline: Hotline, *, form: Mapping[str, st
         menu_gather(hotline, response, call)
         return response
 
-    choice = MENU_KEYS.get(digits[:1]) if len(digits) == 1 else None
+    choice = MENU_KEYS.get(digits[:1]) if len(digits) == 1 else SPOKEN_ONLY.get(digits)
     if choice is None:
         call.invalid_inputs += 1
         if call.invalid_inputs > MENU_RETRIES:
             return await transfer.to_person(session, hotline, call=call, choice="person")
-        speaker.say(response, "invalid")
+        # Words not understood are said to be unclear, never routed on a guess.
+        speaker.say(response, "speech_unclear" if digits == UNCLEAR else "invalid")
         menu_gather(hotline, response, call)
         return response
 
     call.menu_choice = choice
+    if choice == "emergency":
+        return await transfer.to_person(session, hotline, call=call, choice="emergency",
+                                        intro="repair_emergency", duty_only=True)
     if choice == "person":
         return await transfer.to_person(session, hotline, call=call, choice="person")
     if choice == "repair":
         resident = await session.get(Resident, call.resident_id) if call.resident_id else None
-        gather = response.gather(
-            num_digits=1, action=hotline.url("/twilio/repair"), method="POST",
-            timeout=hotline.settings.gather_timeout_seconds, action_on_empty_result=True,
-            input="dtmf",
-        )
+        gather = ask(hotline, response, call, "/twilio/repair")
         speaker.say(gather, "repair", resident=resident_view(resident))
         return response
     if choice == "complaint":
@@ -123,7 +155,9 @@ async def menu(session: AsyncSession, hotline: Hotline, *, form: Mapping[str, st
 async def repair(session: AsyncSession, hotline: Hotline, *, form: Mapping[str, str]) -> VoiceResponse:
     """`POST /twilio/repair`: 1 emergency (rings the duty phone at once), else a person."""
     call = await get_or_create_call(session, form=form, now=hotline.now)
-    if (form.get("Digits") or "").strip() == "1":
+    spoken = (not (form.get("Digits") or "").strip() and (form.get("SpeechResult") or "").strip()
+              and listen(hotline, call, form).choice == "emergency")
+    if spoken or (form.get("Digits") or "").strip() == "1":
         call.menu_choice = "emergency"
         return await transfer.to_person(session, hotline, call=call, choice="emergency",
                                         intro="repair_emergency", duty_only=True)

@@ -50,6 +50,9 @@ def call_view(call: Call, legs: list[Leg], ticket_ids: list[int], settings: Sett
         "outcome": call.outcome,
         "waited_seconds": call.waited_seconds,
         "language": call.language,
+        # What the caller said at the menu, if they spoke instead of pressing a key.
+        "speech": ({"text": call.speech_text, "confidence": call.speech_confidence,
+                    "choice": call.speech_choice} if call.speech_text else None),
         "ticket_ids": ticket_ids,
         "legs": [leg_view(leg, settings) for leg in legs],
     }

@@ -61,6 +61,11 @@ class Settings(BaseSettings):
     voice_en: str = Field("Polly.Joanna", alias="IVR_VOICE_EN")
     language_en: str = Field("en-US", alias="IVR_LANGUAGE_EN")
     gather_timeout_seconds: int = Field(6, alias="IVR_GATHER_TIMEOUT_SECONDS", ge=1)
+    # Speak, don't press: menus take Mandarin (or English) speech as well as keys.
+    speech: bool = Field(True, alias="IVR_SPEECH")
+    speech_language_zh: str = Field("cmn-Hans-CN", alias="IVR_SPEECH_LANGUAGE_ZH")
+    speech_language_en: str = Field("en-US", alias="IVR_SPEECH_LANGUAGE_EN")
+    speech_min_confidence: float = Field(0.3, alias="IVR_SPEECH_MIN_CONFIDENCE", ge=0, le=1)
     call_scripts_dir: str = Field("", alias="IVR_CALL_SCRIPTS_DIR")
     # Where webhooks wait on local disk while the database is unreachable.
     journal_dir: str = Field("./journal", alias="IVR_JOURNAL_DIR")

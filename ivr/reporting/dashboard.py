@@ -124,6 +124,15 @@ async def menu_counts(session: AsyncSession, *, start: datetime, end: datetime) 
     return {(choice or "none"): n for choice, n in rows}
 
 
+async def speech_counts(session: AsyncSession, *, start: datetime, end: datetime) -> dict[str, int]:
+    """Inbound callers who said what they needed, and how many of them were understood."""
+    spoke, understood = (await session.execute(
+        select(func.count(Call.speech_text), func.count(Call.speech_choice))
+        .where(Call.started_at >= start, Call.started_at < end, Call.direction == "inbound")
+    )).one()
+    return {"spoke": int(spoke or 0), "understood": int(understood or 0)}
+
+
 async def fee_reminder_coverage(session: AsyncSession, *, start: datetime, end: datetime) -> dict:
     """Coverage over the campaigns started in the period, as `campaigns.report` counts it."""
     ids = (await session.scalars(
@@ -158,6 +167,7 @@ async def period_figures(session: AsyncSession, *, settings: Settings, period: P
     offered = figures["calls_offered_to_person"]
     figures["abandon_rate"] = stats.rate(figures["abandoned_calls"], offered)
     figures["menu_choices"] = await menu_counts(session, start=period.start, end=period.end)
+    figures["speech"] = await speech_counts(session, start=period.start, end=period.end)
     figures.update(await followup.rates(session, start=period.start, end=period.end))
     figures.update(await fee_reminder_coverage(session, start=period.start, end=period.end))
     figures["missed"] = sorted(name for name in TARGETS if misses(name, figures.get(name)))

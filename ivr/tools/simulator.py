@@ -25,6 +25,8 @@ from twilio.request_validator import RequestValidator
 
 ACCOUNT_SID = "AC" + "0" * 32
 API_VERSION = "2010-04-01"
+# What the simulated recogniser reports for typed words: it heard them clearly.
+SPOKEN_CONFIDENCE = "0.92"
 KEYS = set("0123456789*#")
 MAX_DOCUMENTS = 200  # a TwiML loop (Redirect to itself) ends the simulated call
 
@@ -385,12 +387,17 @@ class Simulation:
         finish = verb.get("finishOnKey", "#")
         num_digits = int(parse_seconds(verb.get("numDigits", "0"), 0))
         timeout = parse_seconds(verb.get("timeout", "5"), 5)
-        question = ("请按键 keys (回车=不按键 no key" + (", h=挂机 hang up" if kind == "keys" else "")
-                    + ")")
+        listens = "speech" in (verb.get("input") or "")
+        question = ("请按键 keys" + ("或说话 or words" if listens else "")
+                    + " (回车=不按键 no key" + (", h=挂机 hang up" if kind == "keys" else "") + ")")
         raw = self.terminal.ask(kind, question).strip()
         if kind == "keys" and raw.lower() in ("h", "hangup"):
             self.show("主叫挂机 caller hangs up")
             return "hangup"
+        if listens and raw and any(ch not in KEYS and ch not in finish for ch in raw):
+            self.advance(max(2, len(raw) // 3))
+            self.show(f"说 said: {raw}")
+            return {"SpeechResult": raw, "Confidence": SPOKEN_CONFIDENCE}
         digits = ""
         for ch in raw:
             if ch in finish and finish:
@@ -695,6 +702,9 @@ def describe(record: dict, *, three_rings_seconds: float) -> list[str]:
         f"菜单 menu {record.get('menu_choice')}  结果 outcome {record.get('outcome')}"
         + (f"  等待 waited {record['waited_seconds']} 秒" if record.get("waited_seconds") else ""),
     ]
+    if record.get("speech"):
+        heard = record["speech"]
+        lines.append(f"来电说 said “{heard['text']}” → {heard.get('choice') or '未听懂 not understood'}")
     legs = record.get("legs") or []
     if not legs:
         lines.append("转接 transfers: 无 none")

@@ -161,3 +161,15 @@ def test_simulate_says_in_one_line_when_no_server_listens(tmp_path):
     assert done.returncode == 1
     assert done.stderr.count("\n") == 1
     assert "cannot reach the server at http://127.0.0.1:9" in done.stderr
+
+
+async def test_words_typed_at_a_gather_are_spoken_to_the_hotline(server, settings, clock, seed, token):
+    await seed.staff(DAY)
+    phone = Answers(keys=["楼上装修太吵了"], answers=["y"], ring_seconds=["4"], screen_keys=["1"],
+                    talk_seconds=["30"])
+    record = await simulate(settings=settings, url=str(server.make_url("")),
+                            from_number="+8613900000001", token=token, terminal=phone,
+                            start=clock())
+    assert "说 said: 楼上装修太吵了" in phone.text and "谢谢您的批评指正" in phone.text
+    assert record["menu_choice"] == "complaint" and record["outcome"] == "answered"
+    assert record["speech"] == {"text": "楼上装修太吵了", "confidence": 0.92, "choice": "complaint"}
