@@ -132,6 +132,39 @@ def cmd_report(args, settings: Settings) -> None:
         raise CommandError(str(exc)) from None
 
 
+def cmd_notice(args, settings: Settings) -> None:
+    """`ivr notice add|close|list`: storm mode's outage notices (ivr/calls/notices.py)."""
+    from ivr.calls import notices
+    from ivr.platform.clock import parse_local_moment
+
+    now = utcnow()
+
+    async def run(session):
+        if args.notice_command == "add":
+            until = parse_local_moment(args.until, tz=settings.tz, now=now) if args.until else None
+            notice = await notices.add(session, where=args.where, text=args.text, until=until,
+                                       actor="ivr notice", now=now)
+            return f"notice {notice.id} posted: {notice.where} {notice.text}"
+        if args.notice_command == "close":
+            notice, queued = await notices.close(session, notice_id=args.id, settings=settings, now=now)
+            if not queued and notice.closed_at != now:
+                return f"notice {notice.id} was already closed; no SMS queued"
+            return f"notice {notice.id} closed; {queued} SMS queued for the callers who asked"
+        lines = []
+        found = await notices.active(session)
+        counts = await notices.figures(session, [n.id for n in found])
+        for n in found:
+            c = counts[n.id]
+            lines.append(f"{n.id}  {n.where}  {n.text}  heard {c['heard']}  "
+                         f"deflected {c['deflected']}  SMS asked {c['subscribed']}")
+        return "\n".join(lines) or "no open notice"
+
+    try:
+        print(asyncio.run(in_transaction(settings, run)))
+    except (notices.NoticeError, ValueError) as exc:
+        raise CommandError(str(exc)) from None
+
+
 def cmd_outbound(args, settings: Settings) -> None:
     """`ivr dialer`, `ivr remind-fees`, `ivr campaign show`, `ivr notify` (ivr/outbound_cli.py)."""
     from ivr import outbound_cli
@@ -215,6 +248,18 @@ def parser() -> argparse.ArgumentParser:
     monthly.add_argument("--csv", metavar="FILE", help="also write it as CSV")
     monthly.add_argument("--xlsx", metavar="FILE", help="also write it as an Excel workbook")
     monthly.set_defaults(func=cmd_report)
+
+    notice = sub.add_parser("notice", help="storm mode: outage notices callers hear first (停水停电通知)")
+    notice_sub = notice.add_subparsers(dest="notice_command", required=True)
+    notice_add = notice_sub.add_parser("add", help="post a notice")
+    notice_add.add_argument("--where", required=True, help="buildings or estates, e.g. 阳光花园3栋,翠湖苑")
+    notice_add.add_argument("--text", required=True, help="what happened, e.g. 停水检修")
+    notice_add.add_argument("--until", help="when it should be fixed: 'YYYY-MM-DD HH:MM' or 'HH:MM'")
+    notice_add.set_defaults(func=cmd_notice)
+    notice_close = notice_sub.add_parser("close", help="close a notice; SMS to those who asked")
+    notice_close.add_argument("id", type=int)
+    notice_close.set_defaults(func=cmd_notice)
+    notice_sub.add_parser("list", help="open notices and their figures").set_defaults(func=cmd_notice)
 
     demo = sub.add_parser("demo", help="fill an empty database with demo data (演示数据)")
     demo.add_argument("--seed", type=int, default=2026, help="same seed, same data")

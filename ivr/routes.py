@@ -11,6 +11,7 @@ import pages.admin
 import pages.calls
 import pages.dashboard
 import pages.login
+import pages.notices
 import pages.render
 import pages.reports
 import pages.tickets
@@ -27,6 +28,7 @@ def setup_routes(app: web.Application) -> None:
     app.router.add_post("/twilio/voice", voice.voice)
     app.router.add_post("/twilio/status", voice.status)
     app.router.add_post("/twilio/menu", voice.menu)
+    app.router.add_post("/twilio/notice", voice.notice)
     app.router.add_post("/twilio/repair", voice.repair)
     app.router.add_post("/twilio/fees", voice.fees)
     app.router.add_post("/twilio/dial-result", voice.dial_result)
@@ -69,5 +71,7 @@ def setup_routes(app: web.Application) -> None:
     app.router.add_post("/admin/users", pages.admin.save_user)
     app.router.add_post(r"/admin/staff/{id:\d+}/active", pages.admin.toggle_staff)
     app.router.add_post("/campaigns/fee-reminder", pages.admin.start_fee_campaign)
+    app.router.add_post("/notices", pages.notices.post_notice)
+    app.router.add_post(r"/notices/{id:\d+}/close", pages.notices.close_notice)
     app.router.add_get(r"/campaigns/{id:\d+}", pages.admin.campaign_page)
     app.router.add_static("/static", pages.render.STATIC, append_version=True)

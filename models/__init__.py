@@ -3,12 +3,13 @@
 from .base import Base, UTCDateTime
 from .call import Call, CallEvent, Leg
 from .dialer import Attempt, Campaign, OutboundJob, PaceSlot, SmsMessage
+from .notice import Notice, NoticeSubscription
 from .people import Resident, Staff
 from .ticket import Ticket, TicketHistory
 from .user import ApiToken, AuditEntry, LoginSession, User
 
 __all__ = [
     "ApiToken", "Attempt", "AuditEntry", "Base", "Call", "CallEvent", "Campaign", "Leg", "LoginSession",
-    "OutboundJob", "PaceSlot", "Resident", "SmsMessage", "Staff", "Ticket", "TicketHistory", "User",
+    "Notice", "NoticeSubscription", "OutboundJob", "PaceSlot", "Resident", "SmsMessage", "Staff", "Ticket", "TicketHistory", "User",
     "UTCDateTime",
 ]

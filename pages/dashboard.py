@@ -6,8 +6,9 @@ from datetime import date
 
 from aiohttp import web
 
+from ivr.calls import notices
 from ivr.platform.resources import CLOCK, READER, SETTINGS
-from ivr.reporting import dashboard
+from ivr.reporting import dashboard, spike
 from models import Staff
 
 from . import charts
@@ -52,6 +53,9 @@ async def home(request: web.Request) -> web.Response:
     now = request.app[CLOCK]()
     async with request.app[READER]() as session:
         board = await dashboard.build(session, settings=settings, today=day, now=now)
+        open_notices = await notices.active(session)
+        notice_figures = await notices.figures(session, [n.id for n in open_notices])
+        alarm = await spike.spike(session, settings=settings, now=now)
     t = translator(language(request))
     missed = sorted({name for f in board.figures.values() for name in f["missed"]},
                     key=[r[0] for r in FIGURE_ROWS].index)
@@ -64,6 +68,11 @@ async def home(request: web.Request) -> web.Response:
         trend=charts.daily_trend(board.trend, t=t),
         heat=charts.heat_map(board.heat, t=t),
         three_rings=settings.three_rings_seconds,
+        notices=[{"id": n.id, "where": n.where, "text": n.text,
+                  "until": n.until.astimezone(settings.tz) if n.until else None,
+                  **notice_figures[n.id]} for n in open_notices],
+        spike=alarm,
+        notice_error=request.query.get("notice_error"),
     )
 
 

@@ -41,6 +41,10 @@ async def _menu(session, hotline, query, form):
     return await callflow.menu(session, hotline, form=form)
 
 
+async def _notice(session, hotline, query, form):
+    return await callflow.notice_key(session, hotline, form=form)
+
+
 async def _repair(session, hotline, query, form):
     return await callflow.repair(session, hotline, form=form)
 
@@ -93,6 +97,7 @@ async def _status(session, hotline, query, form):
 
 voice = twiml_webhook(_answer)
 menu = twiml_webhook(_menu)
+notice = twiml_webhook(_notice)
 repair = twiml_webhook(_repair)
 fees = twiml_webhook(_fees)
 dial_result = twiml_webhook(_dial_result, fallback=degraded.after_dial)

@@ -11,7 +11,7 @@ from typing import Mapping
 from sqlalchemy.ext.asyncio import AsyncSession
 from twilio.twiml.voice_response import VoiceResponse
 
-from ivr.calls import speech, transfer
+from ivr.calls import notices, speech, transfer
 from ivr.calls.records import create_or_get_call, get_or_create_call
 from ivr.calls.speech import HINTS
 from ivr.platform.hotline import Hotline, yuan
@@ -57,8 +57,10 @@ def resident_view(resident: Resident | None) -> dict | None:
     return {"name": resident.name, "address": resident.address}
 
 
-def ask(hotline: Hotline, response: VoiceResponse, call: Call, path: str):
-    """A `<Gather>` for one key, or, unless `IVR_SPEECH=off`, the caller's own words."""
+def ask(hotline: Hotline, response: VoiceResponse, call: Call, path: str, on_empty: bool = True):
+    """A `<Gather>` for one key, or, unless `IVR_SPEECH=off`, the caller's own words.
+
+    With `on_empty=False` silence falls through to the next verb instead of the action."""
     settings = hotline.settings
     speech = {}
     if settings.speech:
@@ -68,7 +70,7 @@ def ask(hotline: Hotline, response: VoiceResponse, call: Call, path: str):
         )
     return response.gather(
         num_digits=1, action=hotline.url(path), method="POST",
-        timeout=settings.gather_timeout_seconds, action_on_empty_result=True,
+        timeout=settings.gather_timeout_seconds, action_on_empty_result=on_empty,
         **(speech or {"input": "dtmf"}),
     )
 
@@ -94,7 +96,29 @@ async def answer(session: AsyncSession, hotline: Hotline, *, form: Mapping[str, 
         company=hotline.settings.company_name,
         resident=resident_view(resident),
     )
+    notice = await notices.active_for(session, address=resident.address if resident else None)
+    if notice is not None:  # storm mode: the outage first, then the menu as usual
+        call.notice_id = notice.id
+        gather = ask(hotline, response, call, "/twilio/notice", on_empty=False)
+        speaker.say(gather, "notice", where=notice.where, text=notice.text,
+                    until=notice.until.astimezone(hotline.settings.tz) if notice.until else None,
+                    speech=hotline.settings.speech)
     menu_gather(hotline, response, call)
+    return response
+
+
+async def notice_key(session: AsyncSession, hotline: Hotline, *, form: Mapping[str, str]) -> VoiceResponse:
+    """`POST /twilio/notice`: 1 (or 短信) for an SMS when it is fixed; anything else is the menu."""
+    call = await get_or_create_call(session, form=form, now=hotline.now)
+    digits = (form.get("Digits") or "").strip()
+    if call.notice_id is None or not notices.asks_for_sms(digits, form.get("SpeechResult") or ""):
+        return await menu(session, hotline, form=form)
+    await notices.subscribe(session, notice_id=call.notice_id, phone=call.from_number,
+                            call_sid=call.sid, now=hotline.now)
+    call.outcome = call.outcome or "self_service"
+    response = VoiceResponse()
+    hotline.speaker(call.language).say(response, "notice_subscribed")
+    response.hangup()
     return response
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import date, datetime, time, timedelta, timezone, tzinfo
 from email.utils import parsedate_to_datetime
 from typing import Callable
 
@@ -55,3 +55,17 @@ def parse_day(text: str) -> date:
     if not FIRST_DAY <= day <= LAST_DAY:
         raise ValueError(f"expected a day between {FIRST_DAY} and {LAST_DAY}")
     return day
+
+
+def parse_local_moment(text: str, *, tz: tzinfo, now: datetime) -> datetime:
+    """`YYYY-MM-DD HH:MM`, or `HH:MM` (the next such moment), in the centre's time zone."""
+    text = (text or "").strip().replace("T", " ")
+    try:
+        if len(text) <= 5:
+            clock = time.fromisoformat(text)
+            local = now.astimezone(tz)
+            moment = local.replace(hour=clock.hour, minute=clock.minute, second=0, microsecond=0)
+            return moment if moment > local else moment + timedelta(days=1)
+        return datetime.fromisoformat(text).replace(tzinfo=tz)
+    except ValueError:
+        raise ValueError(f"{text!r}: expected 'YYYY-MM-DD HH:MM' or 'HH:MM'") from None

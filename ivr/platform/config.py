@@ -66,6 +66,10 @@ class Settings(BaseSettings):
     speech_language_zh: str = Field("cmn-Hans-CN", alias="IVR_SPEECH_LANGUAGE_ZH")
     speech_language_en: str = Field("en-US", alias="IVR_SPEECH_LANGUAGE_EN")
     speech_min_confidence: float = Field(0.3, alias="IVR_SPEECH_MIN_CONFIDENCE", ge=0, le=1)
+    # Storm mode: the spike alarm when the last 10 minutes bring this many times the usual
+    # calls for that time of day, and at least this many.
+    spike_factor: float = Field(3, alias="IVR_SPIKE_FACTOR", gt=0)
+    spike_min_calls: int = Field(10, alias="IVR_SPIKE_MIN_CALLS", ge=1)
     call_scripts_dir: str = Field("", alias="IVR_CALL_SCRIPTS_DIR")
     # Where webhooks wait on local disk while the database is unreachable.
     journal_dir: str = Field("./journal", alias="IVR_JOURNAL_DIR")
