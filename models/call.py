@@ -42,8 +42,9 @@ class Call(Base):
     speech_text: Mapped[str | None] = mapped_column(String(500), default=None)
     speech_confidence: Mapped[float | None] = mapped_column(Float, default=None)
     speech_choice: Mapped[str | None] = mapped_column(String(16), default=None)
-    # The outage notice the caller heard before the menu (storm mode), if any.
-    notice_id: Mapped[int | None] = mapped_column(ForeignKey("notices.id"), default=None, index=True)
+    # The outage notice the caller heard before the menu (storm mode), if any. No FK, so
+    # the column is added to a full table without SQLite rebuilding it.
+    notice_id: Mapped[int | None] = mapped_column(Integer, default=None, index=True)
     # The dialer job that placed an outbound call (no FK: jobs point at tickets at calls).
     outbound_job_id: Mapped[int | None] = mapped_column(Integer, default=None, index=True)
 

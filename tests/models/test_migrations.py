@@ -4,11 +4,13 @@ predecessor — on SQLite, and on PostgreSQL when `IVR_TEST_DATABASE_URL` is set
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
+
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import inspect
+from sqlalchemy import inspect, text
 
 from models import Base
 from models.db import alembic_config, downgrade, make_engine, upgrade
@@ -106,3 +108,35 @@ async def test_each_revision_upgrades_from_its_predecessor_and_back(empty_databa
     assert await schema(url) == after
     if revision == revision_pairs()[-1][1]:
         assert await model_differences(url) == []
+
+
+async def test_a_database_holding_calls_and_legs_upgrades_to_head(empty_database_url):
+    """A centre's database is never empty: every revision must apply with rows in place
+    (on SQLite a table rebuilt under a foreign key from `legs` would fail here)."""
+    url = empty_database_url
+    await upgrade(url, "0001")
+    engine = make_engine(url)
+    now = datetime.now(timezone.utc)
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(text(
+                "INSERT INTO staff (id, name, phone, department, shifts, position, active, "
+                "escalation_level) VALUES (1, '王小明', '+8613800010001', '客服', '', 0, true, 1)"))
+            await conn.execute(text(
+                "INSERT INTO calls (id, sid, direction, from_number, to_number, language, status, "
+                "started_at, invalid_inputs, empty_inputs) VALUES (1, 'CA1', 'inbound', "
+                "'+8613900000001', '+862161234567', 'zh', 'completed', :now, 0, 0)"), {"now": now})
+            await conn.execute(text(
+                "INSERT INTO legs (id, call_id, staff_id, staff_name, phone, attempt, created_at, "
+                "accepted, bridged) VALUES (1, 1, 1, '王小明', '+8613800010001', 1, :now, true, true)"),
+                {"now": now})
+    finally:
+        await engine.dispose()
+    await upgrade(url, "head")
+    engine = make_engine(url)
+    try:
+        async with engine.connect() as conn:
+            assert (await conn.execute(text("SELECT sid FROM calls"))).scalars().all() == ["CA1"]
+            assert (await conn.execute(text("SELECT call_id FROM legs"))).scalars().all() == [1]
+    finally:
+        await engine.dispose()

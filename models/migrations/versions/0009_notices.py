@@ -39,16 +39,13 @@ def upgrade() -> None:
     sa.UniqueConstraint('notice_id', 'phone', name='uq_notice_subscriptions_phone')
     )
     op.create_index(op.f('ix_notice_subscriptions_notice_id'), 'notice_subscriptions', ['notice_id'], unique=False)
-    with op.batch_alter_table('calls') as batch:
-        batch.add_column(sa.Column('notice_id', sa.Integer(), nullable=True))
-        batch.create_index(batch.f('ix_calls_notice_id'), ['notice_id'], unique=False)
-        batch.create_foreign_key(batch.f('fk_calls_notice_id_notices'), 'notices', ['notice_id'], ['id'])
+    op.add_column('calls', sa.Column('notice_id', sa.Integer(), nullable=True))
+    op.create_index(op.f('ix_calls_notice_id'), 'calls', ['notice_id'], unique=False)
 
 
 def downgrade() -> None:
+    op.drop_index(op.f('ix_calls_notice_id'), table_name='calls')
     with op.batch_alter_table('calls') as batch:
-        batch.drop_constraint(batch.f('fk_calls_notice_id_notices'), type_='foreignkey')
-        batch.drop_index(batch.f('ix_calls_notice_id'))
         batch.drop_column('notice_id')
     op.drop_index(op.f('ix_notice_subscriptions_notice_id'), table_name='notice_subscriptions')
     op.drop_table('notice_subscriptions')
