@@ -15,6 +15,7 @@ from aiohttp import web
 
 from ivr.people import sessions
 from ivr.platform.resources import CLOCK, SESSIONS
+from ivr.platform.storable import storable
 
 from .render import SIGNED_IN, render
 
@@ -63,6 +64,15 @@ def page(*roles: str) -> Callable[[Handler], Handler]:
         return checked
 
     return wrap
+
+
+async def form_of(request: web.Request) -> dict[str, str]:
+    """The posted form's text fields (the first of each name), made storable."""
+    fields: dict[str, str] = {}
+    for name, value in (await request.post()).items():
+        if isinstance(value, str):
+            fields.setdefault(storable(name), storable(value))
+    return fields
 
 
 def user_of(request: web.Request):
