@@ -6,7 +6,7 @@ from datetime import date
 
 from aiohttp import web
 
-from ivr.platform.resources import CLOCK, READER, SETTINGS
+from ivr.platform.resources import CLOCK, JOURNAL, READER, SETTINGS
 from ivr.reporting import dashboard
 from models import Staff
 
@@ -64,6 +64,8 @@ async def home(request: web.Request) -> web.Response:
         trend=charts.daily_trend(board.trend, t=t),
         heat=charts.heat_map(board.heat, t=t),
         three_rings=settings.three_rings_seconds,
+        dead_letters=request.app[JOURNAL].dead_letters(),
+        dead_letter_file=str(request.app[JOURNAL].dead_letter_path),
     )
 
 

@@ -47,6 +47,9 @@ WORDS: dict[str, tuple[str, str]] = {
     "follow_up_rate": ("回访率", "Follow-up rate"),
     "satisfaction_rate": ("满意率", "Satisfaction"),
     "fee_reminder_coverage": ("催缴覆盖率", "Fee-reminder coverage"),
+    "dead_letters_banner": ("有 {count} 条来电记录未能写入数据库，已另存，请联系系统管理员处理：",
+                            "{count} call records could not be written to the database and were set "
+                            "aside; ask the system administrator to look at:"),
     "missed_banner": ("未达标：", "Missing target:"),
     "all_targets_met": ("各项指标均达标", "Every figure meets its target"),
     "miss_mark": ("未达标", "missed"),

@@ -149,3 +149,76 @@ async def test_the_server_listens_before_it_replays_a_dead_process_journal(
     await until(drained, seconds=60)
     async with sessions() as session:
         assert await session.scalar(select(func.count()).select_from(CallEvent)) == len(sids)
+
+
+async def test_a_webhook_answers_in_time_while_a_replay_waits_for_the_database(
+        aiohttp_client, settings, clock, database_file):
+    """The replay waited for the database while holding the journal's lock, and the
+    webhook that gave up on the database waited for that lock: past Twilio's 15 s."""
+    import sqlite3
+
+    app = create_app(settings.model_copy(update={"webhook_database_seconds": 1}), clock=clock)
+    client = await aiohttp_client(app)
+    await app[JOURNAL].append(Entry(path="/twilio/voice", query={}, token="idem:earlier",
+                                    form={"CallSid": "CA" + "2" * 32, "From": "+8613900000002",
+                                          "To": "+862161234567", "CallStatus": "ringing"},
+                                    received_at=clock().isoformat()))
+    started, database_answers = asyncio.Event(), asyncio.Event()
+
+    async def database_not_answering(entry: Entry) -> None:
+        started.set()
+        await database_answers.wait()
+
+    replay = asyncio.create_task(app[JOURNAL].replay(database_not_answering))
+    await started.wait()
+    other = sqlite3.connect(str(database_file.path), isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")  # the webhook's own transaction cannot go through
+    try:
+        twiml = await asyncio.wait_for(Caller(Twilio(client)).dial_in(), 5)
+        assert twiml.status == 200
+        assert twiml.find("Record") is not None  # answered without the database
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+        database_answers.set()
+        await replay
+
+
+async def test_an_entry_the_database_refuses_is_set_aside_and_shown_to_supervisors(
+        client, sessions, clock, monkeypatch):
+    """A failure that looks like an outage while the database answers (PostgreSQL refusing
+    a value) was kept and retried for ever; now it goes to the dead letters after a few
+    tries, and supervisors are told where."""
+    from sqlalchemy.exc import OperationalError
+
+    import webhooks.twiml
+    from ivr.platform.journal import MAX_TRIES
+    from webhooks.resilience import catch_up
+
+    app = client.server.app
+    async with sessions() as session, session.begin():
+        await add_user(session, name="主管", role="supervisor", password="pw-123456", now=clock())
+
+    async def refused(*args, **kwargs):
+        raise OperationalError("INSERT INTO calls", {}, Exception("value out of range"))
+
+    await app[JOURNAL].append(Entry(path="/twilio/voice", query={}, token="idem:refused",
+                                    form={"CallSid": "CA" + "3" * 32, "CallStatus": "ringing"},
+                                    received_at=clock().isoformat()))
+    monkeypatch.setattr(webhooks.twiml, "run_step", refused)
+    for _ in range(MAX_TRIES):
+        await catch_up(app)
+    monkeypatch.undo()
+    assert app[JOURNAL].pending() == 0
+
+    health = await client.get("/healthz")
+    assert health.status == 200  # the database is fine; the detail says what waits
+    detail = await health.json()
+    assert detail["dead_letters"] == 1 and detail["dead_letter_file"].endswith("failed.jsonl")
+    assert "idem:refused" in Path(detail["dead_letter_file"]).read_text(encoding="utf-8")
+    signed = await client.post("/login", data={"username": "主管", "password": "pw-123456"},
+                               allow_redirects=False)
+    assert signed.status == 302
+    cookie = signed.cookies["ivr_session"].value  # Secure: sent by hand over plain http
+    banner = await client.get("/", headers={"Cookie": f"ivr_session={cookie}"})
+    assert "1 条来电记录未能写入数据库" in await banner.text()
