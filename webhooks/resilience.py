@@ -19,7 +19,7 @@ from ivr.platform.health import write_problem
 from ivr.platform.hotline import Hotline
 from ivr.platform.journal import DatabaseUnavailable, Entry, Journal
 from ivr.platform.resources import JOURNAL, READER, SCRIPTS, SETTINGS, WRITER
-from models.db import is_sqlite, sqlite_write_problem
+from models.db import is_read_only_error, is_sqlite, sqlite_write_problem
 
 log = logging.getLogger(__name__)
 # Listening waits at most this long for the first roster read (the cached one serves).
@@ -36,9 +36,11 @@ def step_for(app: web.Application, path: str):
     return None
 
 
-def lock_wait(exc: BaseException) -> bool:
-    """Another writer held the database too long: an outage, not the entry's fault."""
-    return isinstance(exc, (asyncio.TimeoutError, TimeoutError)) or "database is locked" in str(exc)
+def outage(exc: BaseException) -> bool:
+    """Another writer held the database too long, or a connection opened while the file
+    was unwritable (reopened on the next try): not the entry's fault."""
+    return (isinstance(exc, (asyncio.TimeoutError, TimeoutError))
+            or "database is locked" in str(exc) or is_read_only_error(exc))
 
 
 async def apply_entry(app: web.Application, entry: Entry) -> None:
@@ -59,7 +61,7 @@ async def apply_entry(app: web.Application, entry: Entry) -> None:
                        form=entry.form, key=entry.token)
     except Exception as exc:
         if database_unreachable(exc):
-            if lock_wait(exc) or await write_problem(url=app[SETTINGS].database_url,
+            if outage(exc) or await write_problem(url=app[SETTINGS].database_url,
                                                      sessions=app[READER]) is not None:
                 raise DatabaseUnavailable(str(exc)) from exc
             raise RuntimeError(f"the database refused the entry: {exc}") from exc

@@ -69,12 +69,18 @@ class Segment:
             return 0
 
     def rewrite(self, entries: list[Entry]) -> None:
-        self.handle.seek(0)
-        self.handle.truncate()
+        """Replace the file's entries at once: a crash, or a count of what is pending,
+        never sees it half written. The new file is locked before it takes the name."""
+        temporary = self.path.with_name(f".rewrite-{uuid.uuid4().hex[:8]}.tmp")
+        handle = open(temporary, "a+", encoding="utf-8")
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
         for entry in entries:
-            self.handle.write(line_of(entry) + "\n")
-        self.handle.flush()
-        os.fsync(self.handle.fileno())
+            handle.write(line_of(entry) + "\n")
+        handle.flush()
+        os.fsync(handle.fileno())
+        os.replace(temporary, self.path)
+        self.handle.close()
+        self.handle = handle
 
     def drop(self) -> None:
         """Unlink while still locked, so no other process adopts a file being removed."""
