@@ -99,3 +99,22 @@ async def test_a_flood_from_one_address_is_refused_before_any_hash_or_write(
     assert written == len(names)  # the refused try cost no database write
     clock.advance(61)  # a minute later the address may try again
     assert (await sign_in(client, "主管", "pw-123456")).status == 302
+
+
+async def test_a_signed_in_page_never_waits_for_the_write_lock(client, supervisor, settings, clock):
+    """Checking the session took SQLite's write lock on every page: a page waited behind
+    a webhook (and held the next one up) just to read who was asking."""
+    if not settings.database_url.startswith("sqlite"):
+        pytest.skip("SQLite's one write lock")
+    signed = await sign_in(client, "主管", "pw-123456")
+    cookie = {"Cookie": f"ivr_session={signed.cookies['ivr_session'].value}"}
+    other = sqlite3.connect(make_url(settings.database_url).database, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")  # another writer, e.g. `ivr import` in a long file
+    try:
+        page = await asyncio.wait_for(client.get("/calls", headers=cookie), 5)
+        assert page.status == 200
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+    clock.advance(600)  # later, the session's last use is written (after any webhook)
+    assert (await client.get("/calls", headers=cookie)).status == 200
