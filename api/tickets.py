@@ -17,6 +17,7 @@ from sqlalchemy import select
 from ivr.people.sessions import audit
 from ivr.platform.phones import InvalidPhone, normalise
 from ivr.platform.resources import CLOCK, SESSIONS, SETTINGS
+from ivr.platform.storable import storable_json
 from ivr.tickets import followup, lifecycle
 from models import Call, Resident, Staff, Ticket
 
@@ -40,7 +41,7 @@ async def body_of(request: web.Request) -> dict:
         raise bad_request("the body must be JSON") from None
     if not isinstance(body, dict):
         raise bad_request("the body must be a JSON object")
-    return body
+    return storable_json(body)
 
 
 def text_field(body: dict, name: str, *, required: bool = False) -> str:

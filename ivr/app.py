@@ -7,6 +7,7 @@ from pathlib import Path
 from aiohttp import web
 
 from api.errors import json_errors
+from ivr.people.throttle import LOGIN_THROTTLE, AddressThrottle
 from ivr.platform.clock import Clock, utcnow
 from ivr.platform.config import Settings
 from ivr.platform.resources import CLOCK, ENGINE, READER, SCRIPTS, SESSIONS, SETTINGS, WRITER
@@ -47,6 +48,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock = utcnow, run_d
                           client_max_size=MAX_BODY)
     app[SETTINGS] = settings
     app[CLOCK] = clock
+    app[LOGIN_THROTTLE] = AddressThrottle(failures_per_minute=settings.login_failures_per_address)
     app[SCRIPTS] = scripts or CallScripts(
         Path(settings.call_scripts_dir) if settings.call_scripts_dir else None
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from alembic import command
@@ -9,7 +10,7 @@ from alembic.config import Config
 from sqlalchemy import event
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -17,6 +18,44 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 
 def is_sqlite(url: str) -> bool:
     return url.startswith("sqlite")
+
+
+def sqlite_path(url: str) -> Path | None:
+    """The database file of a SQLite URL (None for an in-memory database)."""
+    database = make_url(url).database
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return None
+    return Path(database)
+
+
+def sqlite_write_problem(url: str) -> str | None:
+    """Why SQLite could not write its file now (None: it can).
+
+    SQLite opens a file it cannot write read-only without a word, and every write then
+    fails as "readonly database": this asks the operating system first (`access(2)`
+    honours permissions, read-only mounts and the immutable flag, for root too). WAL
+    also needs its `-wal` and `-shm` files, or the directory to create them in."""
+    path = sqlite_path(url)
+    if path is None:
+        return None
+    if path.exists() and not os.access(path, os.W_OK):
+        return f"{path} is not writable"
+    companions = [path.with_name(path.name + suffix) for suffix in ("-wal", "-shm")]
+    for companion in companions:
+        if companion.exists() and not os.access(companion, os.W_OK):
+            return f"{companion} is not writable"
+    if not all(c.exists() for c in companions) and not os.access(path.parent, os.W_OK | os.X_OK):
+        return f"the directory {path.parent} is not writable"
+    return None
+
+
+def is_read_only_error(exc: BaseException | None) -> bool:
+    """SQLite's SQLITE_READONLY ("attempt to write a readonly database")."""
+    while exc is not None:
+        if "readonly database" in str(exc):
+            return True
+        exc = exc.__cause__
+    return False
 
 
 def insert_for(dialect: str):
@@ -53,6 +92,14 @@ def make_engine(url: str, *, read_only: bool = False, **kwargs) -> AsyncEngine:
             if read_only:
                 cursor.execute("PRAGMA query_only=ON")
             cursor.close()
+
+        @event.listens_for(engine.sync_engine, "handle_error")
+        def _on_error(context):
+            # A connection opened while the file was unwritable stays read-only for
+            # good: count it as lost, so the pool opens new ones (read-write once the
+            # file is writable again) instead of failing until a restart.
+            if not read_only and is_read_only_error(context.original_exception):
+                context.is_disconnect = True
 
         @event.listens_for(engine.sync_engine, "begin")
         def _on_begin(conn):

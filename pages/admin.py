@@ -14,7 +14,7 @@ from ivr.platform.resources import CLOCK, SESSIONS, SETTINGS
 from models import Staff, User
 from models.user import ROLES
 
-from .access import ADMIN, MANAGERS, page, user_of
+from .access import ADMIN, MANAGERS, form_of, page, user_of
 from .render import render
 
 
@@ -35,7 +35,7 @@ async def admin(request: web.Request) -> web.Response:
 @page(ADMIN)
 async def save_user(request: web.Request) -> web.Response:
     """Add a user or change one's role, password or staff link; they are signed out."""
-    form = await request.post()
+    form = await form_of(request)
     name = str(form.get("name", "")).strip()
     staff_text = str(form.get("staff_id", "")).strip()
     now = request.app[CLOCK]()

@@ -7,7 +7,7 @@ from datetime import date
 from aiohttp import web
 
 from ivr.calls import notices
-from ivr.platform.resources import CLOCK, READER, SETTINGS
+from ivr.platform.resources import CLOCK, JOURNAL, READER, SETTINGS
 from ivr.reporting import dashboard, spike
 from models import Staff
 
@@ -73,6 +73,8 @@ async def home(request: web.Request) -> web.Response:
                   **notice_figures[n.id]} for n in open_notices],
         spike=alarm,
         notice_error=request.query.get("notice_error"),
+        dead_letters=request.app[JOURNAL].dead_letters(),
+        dead_letter_file=str(request.app[JOURNAL].dead_letter_path),
     )
 
 

@@ -3,15 +3,23 @@ the language switch."""
 
 from __future__ import annotations
 
+import logging
+import math
 from urllib.parse import urlsplit
 
 from aiohttp import web
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from ivr.people import sessions
-from ivr.platform.resources import CLOCK, SESSIONS, SETTINGS
+from ivr.people.throttle import LOGIN_THROTTLE
+from ivr.platform.resources import CLOCK, READER, SESSIONS, SETTINGS, WRITER
+from models.writer import PAGE
 
-from .access import current, page
+from .access import current, form_of, page
 from .render import LANG_COOKIE, LANGUAGES, render
+
+log = logging.getLogger(__name__)
 
 
 def safe_next(target: str | None) -> str:
@@ -47,25 +55,51 @@ async def login_form(request: web.Request) -> web.Response:
 
 
 async def login(request: web.Request) -> web.Response:
-    form = await request.post()
-    name, password = str(form.get("username", "")), str(form.get("password", ""))
-    target = safe_next(str(form.get("next", "")) or None)
+    """Sign in. Refused at once (429) while the address or the name must wait; the
+    password is checked with no transaction open; a database that cannot be written is a
+    polite 503, never a 500."""
+    form = await form_of(request)
+    name, password = form.get("username", ""), form.get("password", "")
+    target = safe_next(form.get("next") or None)
     if not same_origin(request):
         return render(request, "login.html", status=403, next=target, error="csrf_refused")
-    now = request.app[CLOCK]()
-    async with request.app[SESSIONS]() as session:
-        async with session.begin():
-            try:
-                token, _ = await sessions.log_in(session, settings=request.app[SETTINGS],
-                                                 name=name, password=password, now=now)
-            except sessions.LoginError as exc:
-                error = "login_locked" if str(exc) == "locked" else "login_invalid"
-                token = None
-        if token is None:
-            return render(request, "login.html", status=401 if error == "login_invalid" else 429,
-                          next=target, error=error, username=name)
+    app = request.app
+    settings, now = app[SETTINGS], app[CLOCK]()
+    address = request.remote or "?"
+
+    def refused(status: int, error: str, seconds: float = 0) -> web.Response:
+        return render(request, "login.html", status=status, next=target, error=error,
+                      seconds=math.ceil(seconds), username=name)
+
+    wait = app[LOGIN_THROTTLE].wait(address, now)
+    if wait:
+        log.warning("sign-in refused: too many failures from one address")
+        return refused(429, "login_wait", wait)
+    try:
+        async with app[READER]() as session:
+            attempt = await sessions.begin_login(session, settings=settings, name=name, now=now)
+        if attempt.wait_seconds:
+            return refused(429, "login_wait", attempt.wait_seconds)
+        ok = await sessions.check_password(attempt, password)
+        if not ok:
+            app[LOGIN_THROTTLE].failed(address, now)
+
+        async def record(writer_sessions: async_sessionmaker[AsyncSession]):
+            async with writer_sessions() as session, session.begin():
+                try:
+                    return await sessions.finish_login(session, settings=settings,
+                                                       attempt=attempt, ok=ok, now=now)
+                except sessions.LoginError:
+                    return None  # the failure's audit row is committed: it counts
+
+        signed = await app[WRITER].run(record, priority=PAGE)
+    except (SQLAlchemyError, OSError) as exc:
+        log.warning("sign-in unavailable: the database cannot be written: %s", exc)
+        return refused(503, "login_unavailable")
+    if signed is None:
+        return refused(401, "login_invalid")
     response = web.HTTPFound(target)
-    set_session_cookie(response, request, token)
+    set_session_cookie(response, request, signed[0])
     raise response
 
 

@@ -15,7 +15,7 @@ from ivr.tickets import lifecycle
 from models import Call, Leg, Resident, Staff, Ticket
 from models.ticket import CATEGORIES, STATUSES
 
-from .access import MANAGERS, forbidden, page, user_of
+from .access import MANAGERS, forbidden, form_of, page, user_of
 from .render import query_day, render
 
 
@@ -93,7 +93,7 @@ async def ticket_change(request: web.Request) -> web.Response:
     """`POST /tickets/{id}/{action}`: status, owner, note or resolve."""
     settings = request.app[SETTINGS]
     action = request.match_info["action"]
-    form = await request.post()
+    form = await form_of(request)
     user = user_of(request)
     now = request.app[CLOCK]()
     error = None
@@ -177,7 +177,7 @@ async def desk_ticket(request: web.Request) -> web.Response:
     """`POST /desk/tickets`: open a ticket for the call in hand; the taker owns it (首问负责制)."""
     settings = request.app[SETTINGS]
     user = user_of(request)
-    form = await request.post()
+    form = await form_of(request)
     now = request.app[CLOCK]()
     category = str(form.get("category", ""))
     async with request.app[SESSIONS]() as session:

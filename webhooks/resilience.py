@@ -1,7 +1,9 @@
 """Keeping the hotline answering without its database: the roster cache and the journal.
 
-A background task refreshes the cached duty roster and replays the journal into the
-database whenever it answers again.
+The server listens at once; a background task then refreshes the cached duty roster and
+replays the journal into the database whenever it answers again (a journal of thousands
+of entries left by a dead process no longer keeps the port closed). A replay never
+holds up a webhook: appends go on meanwhile (`ivr.platform.journal`).
 """
 
 from __future__ import annotations
@@ -13,11 +15,15 @@ from pathlib import Path
 from aiohttp import web
 
 from ivr.people.roster import ROSTER, RosterCache
+from ivr.platform.health import write_problem
 from ivr.platform.hotline import Hotline
 from ivr.platform.journal import DatabaseUnavailable, Entry, Journal
-from ivr.platform.resources import JOURNAL, SCRIPTS, SESSIONS, SETTINGS, WRITER
+from ivr.platform.resources import JOURNAL, READER, SCRIPTS, SETTINGS, WRITER
+from models.db import is_read_only_error, is_sqlite, sqlite_write_problem
 
 log = logging.getLogger(__name__)
+# Listening waits at most this long for the first roster read (the cached one serves).
+STARTUP_ROSTER_SECONDS = 2
 
 
 def step_for(app: web.Application, path: str):
@@ -30,8 +36,20 @@ def step_for(app: web.Application, path: str):
     return None
 
 
+def outage(exc: BaseException) -> bool:
+    """Another writer held the database too long, or a connection opened while the file
+    was unwritable (reopened on the next try): not the entry's fault."""
+    return (isinstance(exc, (asyncio.TimeoutError, TimeoutError))
+            or "database is locked" in str(exc) or is_read_only_error(exc))
+
+
 async def apply_entry(app: web.Application, entry: Entry) -> None:
-    """Feed one journaled webhook through its step, at the moment it first arrived."""
+    """Feed one journaled webhook through its step, at the moment it first arrived.
+
+    A failure that looks like an outage while the database in fact answers and can be
+    written is the entry's own (a value the database refuses): it is counted against the
+    entry, which goes to the dead letters after a few tries, instead of being kept for
+    ever as if the database were away."""
     from webhooks.twiml import database_unreachable, run_step
 
     step = step_for(app, entry.path)
@@ -43,17 +61,26 @@ async def apply_entry(app: web.Application, entry: Entry) -> None:
                        form=entry.form, key=entry.token)
     except Exception as exc:
         if database_unreachable(exc):
-            raise DatabaseUnavailable(str(exc)) from exc
+            if outage(exc) or await write_problem(url=app[SETTINGS].database_url,
+                                                     sessions=app[READER]) is not None:
+                raise DatabaseUnavailable(str(exc)) from exc
+            raise RuntimeError(f"the database refused the entry: {exc}") from exc
         raise
+
+
+async def refresh_roster(app: web.Application) -> bool:
+    try:
+        async with app[READER]() as session:  # reads only: never waits for the write lock
+            await app[ROSTER].refresh(session)
+    except Exception as exc:  # the database is away: keep the last good roster
+        log.debug("roster refresh failed: %s", exc)
+        return False
+    return True
 
 
 async def catch_up(app: web.Application) -> int:
     """Refresh the roster cache and replay the journal; the number of entries replayed."""
-    try:
-        async with app[SESSIONS]() as session:
-            await app[ROSTER].refresh(session)
-    except Exception as exc:  # the database is away: keep the last good roster
-        log.debug("roster refresh failed: %s", exc)
+    if not await refresh_roster(app):
         return 0
     replayed = await app[JOURNAL].replay(lambda entry: apply_entry(app, entry))
     if replayed:
@@ -61,9 +88,12 @@ async def catch_up(app: web.Application) -> int:
     return replayed
 
 
-async def _loop(app: web.Application) -> None:
+async def _loop(app: web.Application, *, at_once: bool) -> None:
+    """Catch up now if a journal waits (a dead process's), then every few seconds."""
     while True:
-        await asyncio.sleep(app[SETTINGS].journal_replay_seconds)
+        if not at_once:
+            await asyncio.sleep(app[SETTINGS].journal_replay_seconds)
+        at_once = False
         try:
             await catch_up(app)
         except Exception:
@@ -71,11 +101,23 @@ async def _loop(app: web.Application) -> None:
 
 
 async def journal_and_roster(app: web.Application):
-    directory = Path(app[SETTINGS].journal_dir)
+    settings = app[SETTINGS]
+    directory = Path(settings.journal_dir)
     app[JOURNAL] = Journal(directory)
     app[ROSTER] = RosterCache(directory / "roster.json")
-    await catch_up(app)
-    task = asyncio.create_task(_loop(app))
+    if is_sqlite(settings.database_url):
+        problem = sqlite_write_problem(settings.database_url)
+        if problem is not None:
+            log.error("the database cannot be written (%s): webhooks are journaled and "
+                      "/healthz answers 503 until it can; nothing to restart", problem)
+    try:  # the roster for degraded answers, if the database gives it quickly
+        await asyncio.wait_for(refresh_roster(app), STARTUP_ROSTER_SECONDS)
+    except asyncio.TimeoutError:
+        log.warning("no roster from the database at start: the cached one serves")
+    backlog = await asyncio.to_thread(app[JOURNAL].pending)
+    if backlog:
+        log.warning("%d journaled webhooks wait: replaying them in the background", backlog)
+    task = asyncio.create_task(_loop(app, at_once=backlog > 0))
     yield
     task.cancel()
     try:

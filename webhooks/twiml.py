@@ -25,6 +25,7 @@ from ivr.platform.hotline import Hotline, apology
 from ivr.platform.journal import DatabaseUnavailable, Entry
 from ivr.platform.phones import mask
 from ivr.platform.resources import CLOCK, JOURNAL, SCRIPTS, SETTINGS, WRITER
+from ivr.platform.storable import storable
 from models.writer import Writer
 
 log = logging.getLogger(__name__)
@@ -58,7 +59,8 @@ async def read_form(request: web.Request) -> dict[str, str]:
         form = await request.post()
     except (ValueError, UnicodeDecodeError) as exc:
         raise web.HTTPBadRequest(text=f"unreadable form: {exc}") from exc
-    fields = {k: str(v) for k, v in form.items() if isinstance(v, str)}
+    # PostgreSQL cannot store a NUL: cleaned here, so the step and its journal entry agree.
+    fields = {storable(k): storable(v) for k, v in form.items() if isinstance(v, str)}
     sid = fields.get("CallSid", "")
     if not sid or len(sid) > 64 or not sid.isascii() or not sid.isalnum():
         raise web.HTTPBadRequest(text="CallSid missing or malformed")

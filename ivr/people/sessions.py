@@ -2,20 +2,29 @@
 
 The browser holds a random token in an HttpOnly cookie; the database keeps only its
 SHA-256 (a copied database logs nobody in). Each session carries its own CSRF token,
-which every form posts back. Failed logins are written to the audit log, and a name with
-too many recent failures is locked for a while (throttling without any in-memory state,
-so it holds across processes).
+which every form posts back. Failed logins are written to the audit log; past
+`IVR_LOGIN_MAX_FAILURES` recent failures a name waits a growing delay (1, 2, 4 ... s, at
+most `IVR_LOGIN_MAX_DELAY_SECONDS`) before its next try, counted from the audit log so it
+holds across processes. A delay, unlike the old hard lock, is something a stranger can
+cause but not stretch: tries refused during it are not failures.
+
+A sign-in is three steps so that no transaction is open while Argon2 runs (it takes
+tens of milliseconds of CPU, and on SQLite an open write transaction holds every caller's
+webhook back): `begin_login` reads, `check_password` hashes on a thread of its own, and
+`finish_login` writes the audit row and the session in one short transaction.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import secrets
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ivr.people.users import find_user, hash_password, verify_password
@@ -25,6 +34,9 @@ from models import AuditEntry, LoginSession, User
 COOKIE = "ivr_session"
 # Refresh `last_seen_at` at most this often: reading a page need not write every time.
 TOUCH_EVERY = timedelta(minutes=5)
+# Argon2 checks run here, two at a time: a flood of sign-ins queues for these threads
+# instead of taking every core from the webhooks.
+HASHING = ThreadPoolExecutor(max_workers=2, thread_name_prefix="argon2")
 
 
 @dataclass
@@ -46,8 +58,20 @@ def audit(session: AsyncSession, *, now: datetime, user_name: str, action: str,
     session.add(AuditEntry(at=now, user_name=user_name[:100], action=action, subject=subject))
 
 
+@dataclass
+class LoginAttempt:
+    """What a sign-in needs from the database before the password is checked."""
+
+    name: str
+    user_id: int | None
+    password_hash: str
+    wait_seconds: float
+
+
 async def recent_failures(session: AsyncSession, *, settings: Settings, name: str,
-                          now: datetime) -> int:
+                          now: datetime) -> tuple[int, datetime | None]:
+    """Wrong passwords for `name` inside the window and since its last sign-in, and the
+    time of the latest."""
     since = now - timedelta(minutes=settings.login_lock_minutes)
     last_ok = await session.scalar(
         select(func.max(AuditEntry.at)).where(AuditEntry.user_name == name,
@@ -55,28 +79,52 @@ async def recent_failures(session: AsyncSession, *, settings: Settings, name: st
     )
     if last_ok is not None and last_ok > since:
         since = last_ok
-    return await session.scalar(
-        select(func.count()).select_from(AuditEntry)
+    count, latest = (await session.execute(
+        select(func.count(), func.max(AuditEntry.at))
         .where(AuditEntry.user_name == name, AuditEntry.action == "login_failed",
                AuditEntry.at > since)
-    ) or 0
+    )).one()
+    return count or 0, latest
 
 
-async def log_in(session: AsyncSession, *, settings: Settings, name: str, password: str,
-                 now: datetime) -> tuple[str, SignedIn]:
-    """Check the password and open a session; returns the cookie value and the session.
+def login_delay(settings: Settings, failures: int) -> float:
+    """The wait before the next try after `failures` wrong passwords: 0 up to the
+    allowance, then 1, 2, 4 ... seconds, capped."""
+    if failures < settings.login_max_failures:
+        return 0.0
+    return min(2.0 ** (failures - settings.login_max_failures), settings.login_max_delay_seconds)
 
-    The caller commits even on LoginError, so the failure is counted."""
+
+async def begin_login(session: AsyncSession, *, settings: Settings, name: str,
+                      now: datetime) -> LoginAttempt:
+    """Read what the sign-in needs (the session may be read-only): the user's hash and
+    how long the name must still wait."""
     name = (name or "").strip()[:100]
-    if await recent_failures(session, settings=settings, name=name, now=now) \
-            >= settings.login_max_failures:
-        audit(session, now=now, user_name=name, action="login_failed", subject="locked")
-        raise LoginError("locked")
+    failures, latest = await recent_failures(session, settings=settings, name=name, now=now)
+    wait = 0.0
+    delay = login_delay(settings, failures)
+    if delay and latest is not None:
+        wait = max(0.0, (latest + timedelta(seconds=delay) - now).total_seconds())
     user = await find_user(session, name) if name else None
-    # Verify even for an unknown name, so timing does not tell which names exist.
-    ok = verify_password(user.password_hash if user else _DUMMY_HASH, password or "")
-    if user is None or not ok:
-        audit(session, now=now, user_name=name, action="login_failed")
+    return LoginAttempt(name=name, user_id=user.id if user else None,
+                        password_hash=(user.password_hash if user else None) or _DUMMY_HASH,
+                        wait_seconds=wait)
+
+
+async def check_password(attempt: LoginAttempt, password: str) -> bool:
+    """Argon2, on its own threads, with no transaction open. An unknown name is checked
+    against a dummy hash, so timing does not tell which names exist."""
+    ok = await asyncio.get_running_loop().run_in_executor(
+        HASHING, verify_password, attempt.password_hash, password or "")
+    return ok and attempt.user_id is not None
+
+
+async def finish_login(session: AsyncSession, *, settings: Settings, attempt: LoginAttempt,
+                       ok: bool, now: datetime) -> tuple[str, SignedIn]:
+    """Write the outcome: the failure in the audit log (LoginError), or the session."""
+    user = await session.get(User, attempt.user_id) if ok and attempt.user_id else None
+    if user is None:
+        audit(session, now=now, user_name=attempt.name, action="login_failed")
         raise LoginError("invalid")
     token = secrets.token_urlsafe(32)
     login = LoginSession(user_id=user.id, token_hash=digest(token),
@@ -89,8 +137,12 @@ async def log_in(session: AsyncSession, *, settings: Settings, name: str, passwo
     return token, SignedIn(user=user, login=login)
 
 
-async def signed_in(session: AsyncSession, *, token: str | None, now: datetime) -> SignedIn | None:
-    """The user behind a cookie, or None when it is unknown or expired."""
+async def signed_in(session: AsyncSession, *, token: str | None, now: datetime,
+                    touch: bool = True) -> SignedIn | None:
+    """The user behind a cookie, or None when it is unknown or expired.
+
+    `touch=False` only reads (a read-only session); the caller then writes
+    `touch_login` itself when `needs_touch` says so."""
     if not token:
         return None
     login = await session.scalar(select(LoginSession).where(LoginSession.token_hash == digest(token)))
@@ -99,9 +151,18 @@ async def signed_in(session: AsyncSession, *, token: str | None, now: datetime) 
     user = await session.get(User, login.user_id)
     if user is None:
         return None
-    if now - login.last_seen_at >= TOUCH_EVERY:
+    if touch and needs_touch(login, now):
         login.last_seen_at = now
     return SignedIn(user=user, login=login)
+
+
+def needs_touch(login: LoginSession, now: datetime) -> bool:
+    return now - login.last_seen_at >= TOUCH_EVERY
+
+
+async def touch_login(session: AsyncSession, *, login_id: int, now: datetime) -> None:
+    await session.execute(update(LoginSession).where(LoginSession.id == login_id)
+                          .values(last_seen_at=now))
 
 
 def csrf_ok(login: LoginSession, sent: str | None) -> bool:

@@ -104,8 +104,14 @@ class Settings(BaseSettings):
     daily_count_hour: int = Field(17, alias="IVR_DAILY_COUNT_HOUR", ge=0, le=23)
     # The dashboard's login sessions (README, *Dashboard*).
     session_hours: float = Field(12, alias="IVR_SESSION_HOURS", gt=0)
+    # After this many wrong passwords for one name within IVR_LOGIN_LOCK_MINUTES, each
+    # further try waits 1, 2, 4 ... seconds, at most IVR_LOGIN_MAX_DELAY_SECONDS: a
+    # stranger can slow a name down, never lock it out.
     login_max_failures: int = Field(5, alias="IVR_LOGIN_MAX_FAILURES", ge=1)
     login_lock_minutes: float = Field(15, alias="IVR_LOGIN_LOCK_MINUTES", gt=0)
+    login_max_delay_seconds: float = Field(60, alias="IVR_LOGIN_MAX_DELAY_SECONDS", gt=0)
+    # Failed sign-ins one client address may make a minute (per process) before it waits.
+    login_failures_per_address: int = Field(10, alias="IVR_LOGIN_FAILURES_PER_ADDRESS", ge=1)
 
     @field_validator("calling_hours", "office_hours")
     @classmethod

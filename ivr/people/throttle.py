@@ -1,0 +1,47 @@
+"""Failed sign-ins per client address: a flood from one address is refused before it
+costs an Argon2 check or a database write.
+
+Kept in this process's memory (a flood is refused where it lands, at no cost to the
+database); the per-name delays of `ivr.people.sessions` live in the database and hold
+across processes. Only failures count, so an office whose staff share one public
+address signs in as usual.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict, deque
+from datetime import datetime, timedelta
+
+from aiohttp import web
+
+WINDOW = timedelta(minutes=1)
+# Addresses remembered at most; the oldest is forgotten first (a spray of addresses
+# cannot grow memory without bound).
+MAX_ADDRESSES = 10_000
+
+
+class AddressThrottle:
+    def __init__(self, *, failures_per_minute: int) -> None:
+        self.limit = failures_per_minute
+        self._failures: OrderedDict[str, deque[datetime]] = OrderedDict()
+
+    def wait(self, address: str, now: datetime) -> float:
+        """Seconds before this address may try again (0: now)."""
+        times = self._failures.get(address)
+        if not times:
+            return 0.0
+        while times and times[0] <= now - WINDOW:
+            times.popleft()
+        if len(times) < self.limit:
+            return 0.0
+        return max(1.0, (times[0] + WINDOW - now).total_seconds())
+
+    def failed(self, address: str, now: datetime) -> None:
+        times = self._failures.pop(address, None) or deque(maxlen=self.limit)
+        times.append(now)
+        self._failures[address] = times
+        while len(self._failures) > MAX_ADDRESSES:
+            self._failures.popitem(last=False)
+
+
+LOGIN_THROTTLE = web.AppKey("login_throttle", AddressThrottle)
