@@ -112,3 +112,25 @@ async def test_every_twilio_route_refuses_unsigned_posts(client, settings, sessi
         assert resp.status == 403, path
     async with sessions() as session:
         assert await session.scalar(select(func.count()).select_from(CallEvent)) == 0
+
+
+async def test_development_mode_with_a_real_token_still_checks_signatures(aiohttp_client, settings,
+                                                                          clock, sessions):
+    """IVR_INSECURE_DEV=1 only lets unsigned requests in when there is no token to check
+    them with: a server given a real TWILIO_AUTH_TOKEN checks every request."""
+    app = create_app(settings.model_copy(update={"insecure_dev": True}), clock=clock)
+    client = await aiohttp_client(app)
+    caller = Caller(Twilio(client))
+    resp = await client.post("/twilio/voice", data=caller.params())
+    assert resp.status == 403
+    assert await count_calls(sessions) == 0
+    assert (await caller.dial_in()).status == 200
+
+
+async def test_development_mode_without_a_token_takes_unsigned_requests(aiohttp_client, settings,
+                                                                         clock, sessions):
+    app = create_app(settings.model_copy(update={"insecure_dev": True, "twilio_auth_token": ""}),
+                     clock=clock)
+    client = await aiohttp_client(app)
+    resp = await client.post("/twilio/voice", data=Caller(Twilio(client)).params())
+    assert resp.status == 200 and await count_calls(sessions) == 1
