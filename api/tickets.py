@@ -51,8 +51,6 @@ def text_field(body: dict, name: str, *, required: bool = False) -> str:
     if not isinstance(value, str):
         raise error(web.HTTPBadRequest, f"{name} must be a string")
     value = value.strip()
-    if "\x00" in value:
-        raise error(web.HTTPBadRequest, f"{name} contains a NUL character")
     if required and not value:
         raise error(web.HTTPBadRequest, f"{name} is required")
     if len(value) > MAX_TEXT:
