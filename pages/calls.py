@@ -8,11 +8,11 @@ from urllib.parse import quote, urlencode
 from aiohttp import web
 from sqlalchemy import select
 
-from ivr.calls.calllog import CallFilter, search_calls, timeline
+from ivr.calls.calllog import CallFilter, may_see, search_calls, timeline
 from ivr.platform.resources import CLOCK, READER, SETTINGS
 from ivr.reporting import exports
 from ivr.tickets import reports
-from models import Call, Leg, Staff
+from models import Call, Staff
 
 from .access import MANAGERS, forbidden, page, user_of
 from .render import query_day, render
@@ -79,18 +79,6 @@ async def call_log(request: web.Request) -> web.Response:
                   three_rings=settings.three_rings_seconds)
 
 
-async def may_see(session, user, call: Call) -> bool:
-    if user.role in MANAGERS:
-        return True
-    if user.staff_id is None:
-        return False
-    if call.answered_by_staff_id == user.staff_id:
-        return True
-    rung = await session.scalar(select(Leg.id).where(Leg.call_id == call.id,
-                                                     Leg.staff_id == user.staff_id).limit(1))
-    return rung is not None
-
-
 @page()
 async def call_page(request: web.Request) -> web.Response:
     settings = request.app[SETTINGS]
@@ -100,7 +88,7 @@ async def call_page(request: web.Request) -> web.Response:
         call = await session.scalar(select(Call).where(Call.sid == sid))
         if call is None:
             return render(request, "error.html", status=404, code=404, message_key="not_found")
-        if not await may_see(session, user, call):
+        if not await may_see(session, user=user, call=call):
             return forbidden(request)
         _, found = await search_calls(session, settings=settings, filters=CallFilter(
             start=call.started_at, end=call.started_at + timedelta(seconds=1), sid=sid))
