@@ -70,8 +70,11 @@ async def answer(session: AsyncSession, hotline: Hotline, *, form: Mapping[str, 
 
 
 async def menu(session: AsyncSession, hotline: Hotline, *, form: Mapping[str, str]) -> VoiceResponse:
-    """`POST /twilio/menu`: the caller's key (or none)."""
+    """`POST /twilio/menu`: the caller's key (or none). After a person was asked for, a
+    key (a replayed request) changes nothing and rings nobody."""
     call = await get_or_create_call(session, form=form, now=hotline.now)
+    if transfer.hunt_started(call):
+        return transfer.already_hunting(hotline, call=call)
     digits = (form.get("Digits") or "").strip()
     speaker = hotline.speaker(call.language)
     response = VoiceResponse()
@@ -123,6 +126,8 @@ async def menu(session: AsyncSession, hotline: Hotline, *, form: Mapping[str, st
 async def repair(session: AsyncSession, hotline: Hotline, *, form: Mapping[str, str]) -> VoiceResponse:
     """`POST /twilio/repair`: 1 emergency (rings the duty phone at once), else a person."""
     call = await get_or_create_call(session, form=form, now=hotline.now)
+    if transfer.hunt_started(call):
+        return transfer.already_hunting(hotline, call=call)
     if (form.get("Digits") or "").strip() == "1":
         call.menu_choice = "emergency"
         return await transfer.to_person(session, hotline, call=call, choice="emergency",
@@ -154,6 +159,8 @@ async def fees(session: AsyncSession, hotline: Hotline, *, call: Call,
 async def fees_key(session: AsyncSession, hotline: Hotline, *, form: Mapping[str, str]) -> VoiceResponse:
     """`POST /twilio/fees`: 1 hear it again, 0 a person."""
     call = await get_or_create_call(session, form=form, now=hotline.now)
+    if transfer.hunt_started(call):
+        return transfer.already_hunting(hotline, call=call)
     digits = (form.get("Digits") or "").strip()
     if digits == "0":
         call.outcome = None
