@@ -15,7 +15,7 @@ from ivr.tickets import reports
 from models import Call, Staff
 
 from .access import MANAGERS, forbidden, page, user_of
-from .render import query_day, render
+from .render import number_field, query_day, render
 
 PAGE_SIZE = 50
 OUTCOMES = ("answered", "message", "abandoned", "missed", "self_service", "ivr")
@@ -32,12 +32,7 @@ def filters_from(request: web.Request) -> tuple[CallFilter, dict]:
     last = query_day(q.get("to"), first)
     if last < first:
         raise web.HTTPBadRequest(text="to is before from")
-    staff_id = None
-    if q.get("staff"):
-        try:
-            staff_id = int(q["staff"])
-        except ValueError:
-            raise web.HTTPBadRequest(text="staff must be a number") from None
+    staff_id = number_field(q.get("staff"), "staff")
     user = user_of(request)
     if user.role not in MANAGERS:
         staff_id = user.staff_id if user.staff_id is not None else -1
@@ -64,10 +59,7 @@ async def staff_choices(session) -> list[dict]:
 async def call_log(request: web.Request) -> web.Response:
     settings = request.app[SETTINGS]
     f, shown = filters_from(request)
-    try:
-        page_no = max(1, int(request.query.get("page", "1")))
-    except ValueError:
-        page_no = 1
+    page_no = max(1, number_field(request.query.get("page"), "page", default=1))
     async with request.app[READER]() as session:
         total, calls = await search_calls(session, settings=settings, filters=f,
                                           limit=PAGE_SIZE, offset=(page_no - 1) * PAGE_SIZE)

@@ -26,7 +26,7 @@ from sqlalchemy import and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ivr.platform import spreadsheets
-from ivr.platform.clock import parse_day
+from ivr.platform.clock import FIRST_DAY, LAST_DAY, parse_day
 from ivr.platform.config import Settings
 from ivr.tickets import contacts, escalation, followup, lifecycle
 from models import SmsMessage, Ticket, TicketHistory
@@ -210,6 +210,9 @@ def month_range(month: str, settings: Settings) -> tuple[date, datetime, datetim
         first = datetime.strptime(month.strip(), "%Y-%m").date()
     except (ValueError, AttributeError):
         raise ReportError(f"month {month!r}: expected YYYY-MM, e.g. 2026-11") from None
+    if not FIRST_DAY <= first <= LAST_DAY.replace(day=1):
+        raise ReportError(f"month {month!r}: expected a month between "
+                          f"{FIRST_DAY:%Y-%m} and {LAST_DAY:%Y-%m}")
     following = (first.replace(day=28) + timedelta(days=4)).replace(day=1)
     return first, day_start(first, settings), day_start(following, settings)
 
