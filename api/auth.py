@@ -9,7 +9,7 @@ from aiohttp import web
 
 from ivr.people.users import user_for_token
 from ivr.platform.clock import parse_day
-from ivr.platform.resources import READER, SETTINGS
+from ivr.platform.resources import CLOCK, READER, SETTINGS
 from models import User
 
 USER = "api_user"
@@ -23,9 +23,9 @@ async def api_user(request: web.Request) -> User:
                                    content_type="application/json",
                                    headers={"WWW-Authenticate": "Bearer"})
     async with request.app[READER]() as session:
-        user = await user_for_token(session, token.strip())
+        user = await user_for_token(session, token.strip(), now=request.app[CLOCK]())
     if user is None:
-        raise web.HTTPUnauthorized(text='{"error": "invalid token"}',
+        raise web.HTTPUnauthorized(text='{"error": "invalid, expired or revoked token"}',
                                    content_type="application/json",
                                    headers={"WWW-Authenticate": "Bearer"})
     return user

@@ -159,7 +159,7 @@ DOCUMENT = {
                     "owner_phone": {"type": "string"},
                 }}}}},
             "responses": {"201": _json(TICKET, "the new ticket"), "400": BAD,
-                          "401": UNAUTHORISED, "403": _json(ERROR, "role may not open tickets")},
+                          "401": UNAUTHORISED, "403": _json(ERROR, "role may not open tickets, or a staff token names a call that never rang them")},
         }},
         "/api/tickets/{id}/resolve": {"post": {
             "summary": "Mark a ticket resolved and schedule its follow-up call",

@@ -4,7 +4,8 @@ The contract's part: `GET /api/tickets?from&to[&status]` and `POST /api/tickets/
 beyond it `POST /api/tickets` opens one. The acting user is the history's "who". Bad input
 is a 400 with a message, a change the lifecycle forbids a 409. Staff pages change tickets
 through the plain functions of `ivr.tickets.lifecycle` and `ivr.tickets.survey` instead. Users of role
-`staff` see and resolve only the tickets they own (403 otherwise).
+`staff` see and resolve only the tickets they own (403 otherwise), and open tickets only on
+the calls that rang them (`calllog.may_see`, the pages' rule).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import json
 from aiohttp import web
 from sqlalchemy import select
 
+from ivr.calls import calllog
 from ivr.people.sessions import audit
 from ivr.platform.phones import InvalidPhone, normalise
 from ivr.platform.resources import CLOCK, SESSIONS, SETTINGS
@@ -130,6 +132,10 @@ async def create(request: web.Request) -> web.Response:
             call = await session.scalar(select(Call).where(Call.sid == call_sid))
             if call is None:
                 raise error(web.HTTPBadRequest, f"unknown call_sid {call_sid}")
+            if not await calllog.may_see(session, user=user, call=call):
+                # As on the pages: no ticket on a call that never rang them, and so not
+                # that caller's number in the reply.
+                raise error(web.HTTPForbidden, "staff may open tickets only on calls that rang them")
         owner_id = None
         if owner_phone:
             owner_id = await session.scalar(select(Staff.id).where(Staff.phone == owner_phone))

@@ -148,6 +148,7 @@ async def run(size: int, repeat: int, workdir: Path) -> None:
     await client.start_server()
     try:
         resp = await client.post("/login", data={"username": "主管", "password": "benchmark-pass"},
+                                 headers={"Origin": str(client.make_url("/")).rstrip("/")},
                                  allow_redirects=False)
         assert resp.status == 302, resp.status
         api = await timed(client, f"/api/stats?from={first}&to={local}", repeat,

@@ -8,10 +8,12 @@ import getpass
 import logging
 import os
 import sys
+from datetime import timedelta
 from pathlib import Path
 
 from aiohttp import web
 
+from ivr.people.users import TOKEN_DAYS
 from ivr.platform.clock import utcnow
 from ivr.platform.config import Settings
 from models.db import make_engine, make_sessionmaker, upgrade
@@ -109,15 +111,69 @@ def cmd_user_add(args, settings: Settings) -> None:
 def cmd_token_create(args, settings: Settings) -> None:
     from ivr.people.users import UserError, create_token
 
+    now = utcnow()
+
     async def run(session):
-        return await create_token(session, name=args.name, now=utcnow())
+        return await create_token(session, name=args.name, now=now, days=args.days)
 
     try:
         token = asyncio.run(in_transaction(settings, run))
     except UserError as exc:
         raise CommandError(str(exc)) from None
-    print(f"API token for {args.name} (shown once; send it as 'Authorization: Bearer TOKEN'):")
+    until = (now + timedelta(days=args.days)).astimezone(settings.tz)
+    print(f"API token for {args.name}, valid {args.days} days until "
+          f"{until:%Y-%m-%d %H:%M} (shown once; send it as 'Authorization: Bearer TOKEN'):")
     print(token)
+
+
+def cmd_token_list(args, settings: Settings) -> None:
+    from ivr.people.users import UserError, list_tokens
+
+    async def run(session):
+        return await list_tokens(session, name=args.name)
+
+    try:
+        tokens = asyncio.run(in_transaction(settings, run))
+    except UserError as exc:
+        raise CommandError(str(exc)) from None
+    now = utcnow()
+    print(f"{'id':>5}  {'user':<16} {'role':<10} {'created':<16}  {'expires':<16}  state")
+    for t in tokens:
+        state = "expired" if t["expires_at"] <= now else "valid"
+        print(f"{t['id']:>5}  {t['user']:<16} {t['role']:<10} "
+              f"{t['created_at'].astimezone(settings.tz):%Y-%m-%d %H:%M}  "
+              f"{t['expires_at'].astimezone(settings.tz):%Y-%m-%d %H:%M}  {state}")
+    if not tokens:
+        print("(no API tokens)")
+
+
+def cmd_token_revoke(args, settings: Settings) -> None:
+    """By id (`ivr token list`), or every token of one user (`--user NAME`)."""
+    from ivr.people.sessions import audit
+    from ivr.people.users import UserError, find_user, revoke_token, revoke_tokens_of
+
+    if (args.id is None) == (args.user is None):
+        raise CommandError("token revoke: give a token id or --user NAME")
+    now = utcnow()
+
+    async def run(session):
+        if args.id is not None:
+            owner = await revoke_token(session, token_id=args.id)
+            audit(session, now=now, user_name="ivr token revoke", action="token_revoked",
+                  subject=f"{args.id} ({owner})")
+            return f"API token {args.id} of {owner} revoked"
+        user = await find_user(session, args.user)
+        if user is None:
+            raise UserError(f"unknown user {args.user!r}")
+        count = await revoke_tokens_of(session, user_id=user.id)
+        audit(session, now=now, user_name="ivr token revoke", action="token_revoked",
+              subject=f"all {count} of {user.name}")
+        return f"{count} API token(s) of {user.name} revoked"
+
+    try:
+        print(asyncio.run(in_transaction(settings, run)))
+    except UserError as exc:
+        raise CommandError(str(exc)) from None
 
 
 def cmd_report(args, settings: Settings) -> None:
@@ -236,7 +292,16 @@ def parser() -> argparse.ArgumentParser:
     token_sub = token.add_subparsers(dest="token_command", required=True)
     create = token_sub.add_parser("create", help="print a new API token for a user")
     create.add_argument("name")
+    create.add_argument("--days", type=int, default=TOKEN_DAYS,
+                        help=f"the token expires after this many days (default {TOKEN_DAYS})")
     create.set_defaults(func=cmd_token_create)
+    listed = token_sub.add_parser("list", help="every API token: user, created, expires")
+    listed.add_argument("name", nargs="?", default=None, help="only this user's")
+    listed.set_defaults(func=cmd_token_list)
+    revoke = token_sub.add_parser("revoke", help="end an API token at once")
+    revoke.add_argument("id", nargs="?", type=int, default=None, help="the id `token list` shows")
+    revoke.add_argument("--user", default=None, metavar="NAME", help="every token of this user")
+    revoke.set_defaults(func=cmd_token_revoke)
 
     report = sub.add_parser("report", help="ticket reports: 日盘点 daily count, 月度投诉分析 monthly")
     report_sub = report.add_subparsers(dest="report_command", required=True)

@@ -24,7 +24,8 @@ class User(Base):
 
 
 class ApiToken(Base):
-    """Only the SHA-256 of a token is kept; the token itself is shown once."""
+    """Only the SHA-256 of a token is kept; the token itself is shown once. Every token
+    expires; revoking one deletes its row."""
 
     __tablename__ = "api_tokens"
 
@@ -33,6 +34,7 @@ class ApiToken(Base):
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column()
     last_used_at: Mapped[datetime | None] = mapped_column(default=None)
+    expires_at: Mapped[datetime] = mapped_column()
 
 
 class LoginSession(Base):

@@ -15,7 +15,7 @@ from models import Staff, User
 from models.user import ROLES
 
 from .access import ADMIN, MANAGERS, form_of, page, user_of
-from .render import render
+from .render import number_field, path_id, render
 
 
 @page(ADMIN)
@@ -37,7 +37,7 @@ async def save_user(request: web.Request) -> web.Response:
     """Add a user or change one's role, password or staff link; they are signed out."""
     form = await form_of(request)
     name = str(form.get("name", "")).strip()
-    staff_text = str(form.get("staff_id", "")).strip()
+    staff_id = number_field(str(form.get("staff_id", "")), "staff_id")
     now = request.app[CLOCK]()
     async with request.app[SESSIONS]() as session:
         try:
@@ -50,7 +50,9 @@ async def save_user(request: web.Request) -> web.Response:
                     raise UserError("password_short")
                 user = await add_user(session, name=name, role=str(form.get("role", "")),
                                       password=password or None, now=now)
-                user.staff_id = int(staff_text) if staff_text.isdigit() else None
+                if staff_id is not None and await session.get(Staff, staff_id) is None:
+                    raise web.HTTPBadRequest(text=f"staff_id: no staff member {staff_id}")
+                user.staff_id = staff_id
                 if existing is not None:
                     await sessions.end_sessions_of(session, user_id=user.id)
                 sessions.audit(session, now=now, user_name=user_of(request).name,
@@ -63,10 +65,10 @@ async def save_user(request: web.Request) -> web.Response:
 @page(ADMIN)
 async def toggle_staff(request: web.Request) -> web.Response:
     """An inactive staff phone is never rung; the history stays."""
-    staff_id = request.match_info["id"]
+    staff_id = path_id(request)
     now = request.app[CLOCK]()
     async with request.app[SESSIONS]() as session, session.begin():
-        person = await session.get(Staff, int(staff_id)) if staff_id.isdigit() else None
+        person = await session.get(Staff, staff_id) if staff_id else None
         if person is None:
             raise web.HTTPNotFound()
         person.active = not person.active
@@ -93,10 +95,12 @@ async def start_fee_campaign(request: web.Request) -> web.Response:
 
 @page(*MANAGERS)
 async def campaign_page(request: web.Request) -> web.Response:
-    campaign_id = request.match_info["id"]
+    campaign_id = path_id(request)
     async with request.app[SESSIONS]() as session:
         try:
-            report = await campaigns.report(session, campaign_id=int(campaign_id))
-        except (campaigns.CampaignError, ValueError):
+            if campaign_id is None:
+                raise campaigns.CampaignError("no such campaign")
+            report = await campaigns.report(session, campaign_id=campaign_id)
+        except campaigns.CampaignError:
             return render(request, "error.html", status=404, code=404, message_key="not_found")
     return render(request, "campaign.html", report=report)

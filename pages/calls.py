@@ -8,14 +8,14 @@ from urllib.parse import quote, urlencode
 from aiohttp import web
 from sqlalchemy import select
 
-from ivr.calls.calllog import CallFilter, search_calls, timeline
+from ivr.calls.calllog import CallFilter, may_see, search_calls, timeline
 from ivr.platform.resources import CLOCK, READER, SETTINGS
 from ivr.reporting import exports
 from ivr.tickets import reports
-from models import Call, Leg, Staff
+from models import Call, Staff
 
 from .access import MANAGERS, forbidden, page, user_of
-from .render import query_day, render
+from .render import number_field, query_day, render
 
 PAGE_SIZE = 50
 OUTCOMES = ("answered", "message", "abandoned", "missed", "self_service", "ivr")
@@ -32,12 +32,7 @@ def filters_from(request: web.Request) -> tuple[CallFilter, dict]:
     last = query_day(q.get("to"), first)
     if last < first:
         raise web.HTTPBadRequest(text="to is before from")
-    staff_id = None
-    if q.get("staff"):
-        try:
-            staff_id = int(q["staff"])
-        except ValueError:
-            raise web.HTTPBadRequest(text="staff must be a number") from None
+    staff_id = number_field(q.get("staff"), "staff")
     user = user_of(request)
     if user.role not in MANAGERS:
         staff_id = user.staff_id if user.staff_id is not None else -1
@@ -64,10 +59,7 @@ async def staff_choices(session) -> list[dict]:
 async def call_log(request: web.Request) -> web.Response:
     settings = request.app[SETTINGS]
     f, shown = filters_from(request)
-    try:
-        page_no = max(1, int(request.query.get("page", "1")))
-    except ValueError:
-        page_no = 1
+    page_no = max(1, number_field(request.query.get("page"), "page", default=1))
     async with request.app[READER]() as session:
         total, calls = await search_calls(session, settings=settings, filters=f,
                                           limit=PAGE_SIZE, offset=(page_no - 1) * PAGE_SIZE)
@@ -79,18 +71,6 @@ async def call_log(request: web.Request) -> web.Response:
                   three_rings=settings.three_rings_seconds)
 
 
-async def may_see(session, user, call: Call) -> bool:
-    if user.role in MANAGERS:
-        return True
-    if user.staff_id is None:
-        return False
-    if call.answered_by_staff_id == user.staff_id:
-        return True
-    rung = await session.scalar(select(Leg.id).where(Leg.call_id == call.id,
-                                                     Leg.staff_id == user.staff_id).limit(1))
-    return rung is not None
-
-
 @page()
 async def call_page(request: web.Request) -> web.Response:
     settings = request.app[SETTINGS]
@@ -100,7 +80,7 @@ async def call_page(request: web.Request) -> web.Response:
         call = await session.scalar(select(Call).where(Call.sid == sid))
         if call is None:
             return render(request, "error.html", status=404, code=404, message_key="not_found")
-        if not await may_see(session, user, call):
+        if not await may_see(session, user=user, call=call):
             return forbidden(request)
         _, found = await search_calls(session, settings=settings, filters=CallFilter(
             start=call.started_at, end=call.started_at + timedelta(seconds=1), sid=sid))

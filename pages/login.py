@@ -23,18 +23,32 @@ log = logging.getLogger(__name__)
 
 
 def safe_next(target: str | None) -> str:
-    """Only a path on this site: never an open redirect."""
-    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+    """Only a path on this site: never an open redirect. Judged as the browser will read
+    it (WHATWG URL): tabs and newlines anywhere are dropped and a backslash is a slash, so
+    `/<TAB>/evil.example` is `//evil.example`, another site; any other control character
+    is refused outright."""
+    if not target:
         return "/"
-    return target
+    seen = target.replace("\t", "").replace("\n", "").replace("\r", "").replace("\\", "/")
+    if (not seen.startswith("/") or seen.startswith("//")
+            or any(ord(c) < 0x20 or ord(c) == 0x7F for c in seen)):
+        return "/"
+    parts = urlsplit(seen)
+    if parts.scheme or parts.netloc:
+        return "/"
+    return seen
 
 
 def same_origin(request: web.Request) -> bool:
     """The login form has no session yet to hold a CSRF token, so it checks the Origin
-    (or Referer) instead: a browser posting from another site is refused."""
-    origin = request.headers.get("Origin") or request.headers.get("Referer")
+    (or, from a browser that sends none, the Referer) instead. A post from another site,
+    from an opaque origin (`Origin: null`: a sandboxed frame, a data: URL) or with neither
+    header is refused: every browser that can show the form sends one of them."""
+    origin = request.headers.get("Origin")
+    if origin is None:
+        origin = request.headers.get("Referer")
     if not origin or origin == "null":
-        return True
+        return False
     host = urlsplit(origin).netloc
     return host == request.host or (
         request.app[SETTINGS].public_base_url

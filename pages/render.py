@@ -29,6 +29,27 @@ env = Environment(loader=FileSystemLoader(HERE / "templates"),
                   autoescape=select_autoescape(["html"]), trim_blocks=True, lstrip_blocks=True)
 
 
+MAX_ID = 2**31 - 1  # an INTEGER key on every backend (PostgreSQL's int4)
+
+
+def number_field(text: str | None, what: str, *, default: int | None = None,
+                 low: int = 0, high: int = MAX_ID) -> int | None:
+    """A whole number typed into a query or form field, or `default` when empty; else 400.
+    Bounded, so no number reaches the database bigger than its columns."""
+    if text is None or not text.strip():
+        return default
+    text = text.strip()
+    if not (text.isascii() and text.isdigit()) or not low <= int(text) <= high:
+        raise web.HTTPBadRequest(text=f"{what}: expected a whole number from {low} to {high}")
+    return int(text)
+
+
+def path_id(request: web.Request) -> int | None:
+    """The `{id}` of a page's URL (digits by its route), None when no row can have it."""
+    value = int(request.match_info["id"])
+    return value if 0 < value <= MAX_ID else None
+
+
 def query_day(text: str | None, default: date) -> date:
     """A date field of a page's query (`YYYY-MM-DD`), or `default` when empty; else 400."""
     if not text:

@@ -13,7 +13,7 @@ from ivr.platform.resources import CLOCK, READER, SETTINGS
 from ivr.tickets import lifecycle, reports
 
 from .access import MANAGERS, page
-from .render import render
+from .render import query_day, render
 
 
 @page(*MANAGERS)
@@ -22,11 +22,7 @@ async def reports_page(request: web.Request) -> web.Response:
     now = request.app[CLOCK]()
     today = now.astimezone(settings.tz).date()
     month = request.query.get("month") or today.strftime("%Y-%m")
-    day_text = request.query.get("date") or today.isoformat()
-    try:
-        day = datetime.strptime(day_text, "%Y-%m-%d").date()
-    except ValueError:
-        raise web.HTTPBadRequest(text="date must be YYYY-MM-DD") from None
+    day = query_day(request.query.get("date"), today)
     at = now if day >= today else datetime.combine(day + timedelta(days=1), time(0), settings.tz)
     async with request.app[READER]() as session:
         try:

@@ -16,16 +16,7 @@ from models import Call, Leg, Resident, Staff, Ticket
 from models.ticket import CATEGORIES, STATUSES
 
 from .access import MANAGERS, forbidden, form_of, page, user_of
-from .render import query_day, render
-
-
-def _int(value: str | None, what: str) -> int | None:
-    if value in (None, ""):
-        return None
-    try:
-        return int(value)
-    except ValueError:
-        raise web.HTTPBadRequest(text=f"{what} must be a number") from None
+from .render import number_field, path_id, query_day, render
 
 
 @page()
@@ -37,7 +28,7 @@ async def ticket_list(request: web.Request) -> web.Response:
     first = query_day(q.get("from"), today.replace(day=1))
     last = query_day(q.get("to"), today)
     status = q.get("status") if q.get("status") in STATUSES else None
-    owner = _int(q.get("owner"), "owner")
+    owner = number_field(q.get("owner"), "owner")
     if user.role not in MANAGERS:
         owner = user.staff_id if user.staff_id is not None else -1
     async with request.app[SESSIONS]() as session:
@@ -56,7 +47,8 @@ async def ticket_list(request: web.Request) -> web.Response:
 
 
 async def _ticket_for(request: web.Request, session) -> Ticket | web.Response:
-    ticket = await lifecycle.get_ticket(session, _int(request.match_info["id"], "id") or 0)
+    ticket_id = path_id(request)
+    ticket = await lifecycle.get_ticket(session, ticket_id) if ticket_id else None
     if ticket is None:
         return render(request, "error.html", status=404, code=404, message_key="not_found")
     user = user_of(request)
@@ -113,7 +105,7 @@ async def ticket_change(request: web.Request) -> web.Response:
                     if user.role not in MANAGERS:
                         return forbidden(request)
                     await lifecycle.assign(session, ticket=ticket, actor=user.name, now=now,
-                                         staff_id=_int(str(form.get("staff_id", "")), "staff_id"),
+                                         staff_id=number_field(str(form.get("staff_id", "")), "staff_id"),
                                          department=str(form.get("department", "")).strip() or None)
                 elif action == "note":
                     await lifecycle.add_note(session, ticket=ticket, actor=user.name, now=now,

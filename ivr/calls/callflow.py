@@ -123,8 +123,11 @@ async def notice_key(session: AsyncSession, hotline: Hotline, *, form: Mapping[s
 
 
 async def menu(session: AsyncSession, hotline: Hotline, *, form: Mapping[str, str]) -> VoiceResponse:
-    """`POST /twilio/menu`: the caller's key (or none)."""
+    """`POST /twilio/menu`: the caller's key (or none). After a person was asked for, a
+    key (a replayed request) changes nothing and rings nobody."""
     call = await get_or_create_call(session, form=form, now=hotline.now)
+    if transfer.hunt_started(call):
+        return transfer.already_hunting(hotline, call=call)
     digits = (form.get("Digits") or "").strip()
     speaker = hotline.speaker(call.language)
     response = VoiceResponse()
@@ -179,6 +182,8 @@ async def menu(session: AsyncSession, hotline: Hotline, *, form: Mapping[str, st
 async def repair(session: AsyncSession, hotline: Hotline, *, form: Mapping[str, str]) -> VoiceResponse:
     """`POST /twilio/repair`: 1 emergency (rings the duty phone at once), else a person."""
     call = await get_or_create_call(session, form=form, now=hotline.now)
+    if transfer.hunt_started(call):
+        return transfer.already_hunting(hotline, call=call)
     spoken = (not (form.get("Digits") or "").strip() and (form.get("SpeechResult") or "").strip()
               and listen(hotline, call, form).choice == "emergency")
     if spoken or (form.get("Digits") or "").strip() == "1":
@@ -212,6 +217,8 @@ async def fees(session: AsyncSession, hotline: Hotline, *, call: Call,
 async def fees_key(session: AsyncSession, hotline: Hotline, *, form: Mapping[str, str]) -> VoiceResponse:
     """`POST /twilio/fees`: 1 hear it again, 0 a person."""
     call = await get_or_create_call(session, form=form, now=hotline.now)
+    if transfer.hunt_started(call):
+        return transfer.already_hunting(hotline, call=call)
     digits = (form.get("Digits") or "").strip()
     if digits == "0":
         call.outcome = None

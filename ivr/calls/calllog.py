@@ -167,6 +167,23 @@ async def search_calls(session: AsyncSession, *, settings: Settings, filters: Ca
     return total or 0, rows
 
 
+MANAGER_ROLES = ("supervisor", "admin")
+
+
+async def may_see(session: AsyncSession, *, user, call: Call) -> bool:
+    """One scope for the pages and the API: supervisors and admins see every call, a staff
+    member only the calls that rang them (the same rule as the call log's staff filter)."""
+    if user.role in MANAGER_ROLES:
+        return True
+    if user.staff_id is None:
+        return False
+    if call.answered_by_staff_id == user.staff_id:
+        return True
+    rung = await session.scalar(select(Leg.id).where(Leg.call_id == call.id,
+                                                     Leg.staff_id == user.staff_id).limit(1))
+    return rung is not None
+
+
 async def timeline(session: AsyncSession, *, call: Call) -> list[CallEvent]:
     """Every webhook and status callback of the call and of its legs, in Twilio's order."""
     legs = (await session.scalars(select(Leg.sid).where(Leg.call_id == call.id))).all()

@@ -45,6 +45,8 @@ def leg_url(hotline: "Hotline", path: str, leg: Leg) -> str:
 async def to_person(session: AsyncSession, hotline: "Hotline", *, call: Call, choice: str,
                     intro: str | None = None, duty_only: bool = False) -> VoiceResponse:
     """Start the hunt for a person (or take a message when nobody is on duty)."""
+    if hunt_started(call):
+        return already_hunting(hotline, call=call)
     call.menu_choice = call.menu_choice or choice
     first_hunt = call.transfer_requested_at is None
     if first_hunt:
@@ -54,6 +56,30 @@ async def to_person(session: AsyncSession, hotline: "Hotline", *, call: Call, ch
         hotline.speaker(call.language).say(response, intro)
     return await ring_next(session, hotline, call=call, response=response, duty_only=duty_only,
                            first_hunt=first_hunt)
+
+
+def hunt_started(call: Call) -> bool:
+    """Once a person has been asked for, the menu is over: only the hunt's own Dial results
+    move the call on. A step replayed after that (a captured request with a fresh
+    `I-Twilio-Idempotency-Token`) must neither ring anyone nor change the call."""
+    return call.transfer_requested_at is not None
+
+
+def already_hunting(hotline: "Hotline", *, call: Call) -> VoiceResponse:
+    """The answer to a step that would start a second hunt or a second Dial: nobody rung."""
+    response = VoiceResponse()
+    hotline.speaker(call.language).say(response, "please_wait")
+    return response
+
+
+async def hunt_moved_on(session: AsyncSession, *, leg: Leg) -> bool:
+    """This leg's Dial has had its result already, or a later leg is ringing: a call has
+    at most one Dial in flight, so a repeated result of this one rings nobody new."""
+    if leg.dial_status is not None:
+        return True
+    later = await session.scalar(select(Leg.id).where(Leg.call_id == leg.call_id,
+                                                      Leg.attempt > leg.attempt).limit(1))
+    return later is not None
 
 
 async def ring_next(session: AsyncSession, hotline: "Hotline", *, call: Call,
@@ -146,9 +172,10 @@ async def dial_result(session: AsyncSession, hotline: "Hotline", *, form: Mappin
     """`POST /twilio/dial-result?leg=N`: bridged and done, or ring the next person."""
     call = await get_or_create_call(session, form=form, now=hotline.now)
     dial_status = form.get("DialCallStatus") or ""
+    repeated = await hunt_moved_on(session, leg=leg)
     if leg.sid is None and form.get("DialCallSid"):
         leg.sid = form["DialCallSid"]
-    leg.dial_status = dial_status
+    leg.dial_status = leg.dial_status or dial_status
     bridged = (form.get("DialBridged") == "true"
                or (leg.accepted and dial_status in ("completed", "answered")))
     response = VoiceResponse()
@@ -164,6 +191,8 @@ async def dial_result(session: AsyncSession, hotline: "Hotline", *, form: Mappin
     if form.get("CallStatus") in ("completed", "canceled"):
         # The caller hung up while the phone rang: nothing more to say to anyone.
         return response
+    if repeated:
+        return already_hunting(hotline, call=call)
     return await ring_next(session, hotline, call=call, response=response)
 
 

@@ -3,6 +3,7 @@ log, as CSV or XLSX, with Chinese column names and times in IVR_TIMEZONE.
 
 CSV is UTF-8 with a byte-order mark, so Excel on a Chinese Windows opens it unmangled;
 XLSX holds real date-times (without zone: spreadsheet cells have none) in local time.
+Every cell goes through `ivr.platform.spreadsheets`, so no text becomes a formula.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from openpyxl.styles import Alignment, Font, PatternFill
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ivr.calls.calllog import CallFilter, search_calls
+from ivr.platform import spreadsheets
 from ivr.platform.config import Settings
 
 MENU_LABELS = {"person": "人工客服", "repair": "维修", "emergency": "紧急维修", "complaint": "投诉",
@@ -106,7 +108,7 @@ def to_csv(columns: list[str], rows: list[list]) -> bytes:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(columns)
-    for row in rows:
+    for row in spreadsheets.rows(rows):
         writer.writerow([_cell_text(v) for v in row])
     return ("\ufeff" + out.getvalue()).encode("utf-8")
 
@@ -120,7 +122,7 @@ def to_xlsx(columns: list[str], rows: list[list], *, title: str) -> bytes:
         cell.font = Font(bold=True)
         cell.fill = PatternFill("solid", fgColor="DDEBF7")
         cell.alignment = Alignment(horizontal="center")
-    for row in rows:
+    for row in spreadsheets.rows(rows):
         sheet.append(row)
     for index, name in enumerate(columns, 1):
         letter = sheet.cell(row=1, column=index).column_letter

@@ -25,7 +25,8 @@ from datetime import date, datetime, time, timedelta
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ivr.platform.clock import parse_day
+from ivr.platform import spreadsheets
+from ivr.platform.clock import FIRST_DAY, LAST_DAY, parse_day
 from ivr.platform.config import Settings
 from ivr.tickets import contacts, escalation, followup, lifecycle
 from models import SmsMessage, Ticket, TicketHistory
@@ -209,6 +210,9 @@ def month_range(month: str, settings: Settings) -> tuple[date, datetime, datetim
         first = datetime.strptime(month.strip(), "%Y-%m").date()
     except (ValueError, AttributeError):
         raise ReportError(f"month {month!r}: expected YYYY-MM, e.g. 2026-11") from None
+    if not FIRST_DAY <= first <= LAST_DAY.replace(day=1):
+        raise ReportError(f"month {month!r}: expected a month between "
+                          f"{FIRST_DAY:%Y-%m} and {LAST_DAY:%Y-%m}")
     following = (first.replace(day=28) + timedelta(days=4)).replace(day=1)
     return first, day_start(first, settings), day_start(following, settings)
 
@@ -408,16 +412,16 @@ def monthly_csv(report: dict) -> bytes:
     w.writerow(["月度投诉分析", report["month"], f"{report['from']} – {report['to']}"])
     w.writerow([])
     w.writerow(["项目", "数值"])
-    w.writerows(summary_rows(report))
+    w.writerows(spreadsheets.rows(summary_rows(report)))
     w.writerow([])
     w.writerow(["类别", *FIGURE_HEADER])
-    w.writerows(category_rows(report))
+    w.writerows(spreadsheets.rows(category_rows(report)))
     w.writerow([])
     w.writerow(["部门", *FIGURE_HEADER, "投诉"])
-    w.writerows(department_rows(report))
+    w.writerows(spreadsheets.rows(department_rows(report)))
     w.writerow([])
     w.writerow(COMPLAINT_HEADER)
-    w.writerows(complaint_rows(report))
+    w.writerows(spreadsheets.rows(complaint_rows(report)))
     return out.getvalue().encode("utf-8-sig")
 
 
@@ -432,15 +436,15 @@ def monthly_xlsx(report: dict) -> bytes:
         ("按类别", ("类别", *FIGURE_HEADER), category_rows(report)),
         ("按部门", ("部门", *FIGURE_HEADER, "投诉"), department_rows(report)),
         ("投诉明细", COMPLAINT_HEADER, complaint_rows(report)),
-    ]
+    ]  # every cell through `spreadsheets`: no text becomes a formula
     for index, (title, header, rows) in enumerate(sheets):
         sheet = book.active if index == 0 else book.create_sheet()
         sheet.title = title
         sheet.append(list(header))
         for cell in sheet[1]:
             cell.font = Font(bold=True)
-        for row in rows:
-            sheet.append(list(row))
+        for row in spreadsheets.rows(rows):
+            sheet.append(row)
         for column in sheet.columns:
             width = max(len(str(c.value or "")) for c in column)
             sheet.column_dimensions[column[0].column_letter].width = min(60, max(10, width * 2))

@@ -78,6 +78,7 @@ async def people(sessions, clock):
 async def sign_in(aiohttp_client, app, role):
     client = await aiohttp_client(app)
     resp = await client.post("/login", data={"username": f"{role}-user", "password": "pw-12345678"},
+                             headers={"Origin": str(client.make_url("/")).rstrip("/")},
                              allow_redirects=False)
     assert resp.status in (302, 303), await resp.text()
     return client

@@ -393,3 +393,29 @@ async def test_a_date_out_of_range_is_a_400_with_the_range(client, token, path, 
     resp = await client.get(f"{path}?{query}", headers=bearer(token))
     assert resp.status == 400
     assert message in (await resp.json())["error"]
+
+
+async def test_a_staff_token_opens_tickets_only_on_calls_that_rang_them(client, twilio, seed,
+                                                                       sessions):
+    """The API's scope is the pages': a call that rang 王小姐 only is not 李先生's to file,
+    and its caller's number is not his to read."""
+    from tests.twilio_client import Caller
+
+    await seed.staff(STAFF)
+    caller = Caller(twilio, from_number="+8613912345678")
+    await take_call(twilio, caller, "2")  # 王小姐's phone rings first and takes it
+    async with sessions() as session, session.begin():
+        tokens = {}
+        for name, phone in (("王小姐", "+8613800000001"), ("李先生", "+8613800000002")):
+            user = await add_user(session, name=name, role="staff", password="pw-123456", now=T0)
+            user.staff_id = await staff_id(session, phone)
+            tokens[name] = await create_token(session, name=name, now=T0)
+    body = {"category": "repair", "description": "厨房漏水", "call_sid": caller.sid}
+    refused = await client.post("/api/tickets", json=body, headers=bearer(tokens["李先生"]))
+    assert refused.status == 403
+    assert "13912345678" not in await refused.text()
+    async with sessions() as session:
+        assert not (await session.scalars(select(Ticket).where(Ticket.category == "repair"))).all()
+    taken = await client.post("/api/tickets", json=body, headers=bearer(tokens["王小姐"]))
+    assert taken.status == 201
+    assert (await taken.json())["resident_phone"] == "+8613912345678"
