@@ -1,7 +1,7 @@
 """call speech: what the caller said at the menu, Twilio's confidence, what it meant
 
 Revision ID: 0008
-Revises: 0002
+Revises: 0006
 Create Date: 2026-12-02 05:30:00
 """
 from alembic import op
@@ -9,7 +9,7 @@ import sqlalchemy as sa
 
 
 revision = '0008'
-down_revision = '0002'
+down_revision = '0006'
 branch_labels = None
 depends_on = None
 
