@@ -27,7 +27,8 @@ async def supervisor(sessions, clock):
 
 async def sign_in(client, name: str, password: str):
     return await client.post("/login", data={"username": name, "password": password},
-                             allow_redirects=False)
+                             allow_redirects=False,  # from the site's own form, as a browser posts it
+                             headers={"Origin": str(client.make_url("/")).rstrip("/")})
 
 
 async def test_the_password_is_checked_with_no_transaction_open(
