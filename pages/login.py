@@ -85,18 +85,17 @@ async def login(request: web.Request) -> web.Response:
         return render(request, "login.html", status=status, next=target, error=error,
                       seconds=math.ceil(seconds), username=name)
 
-    wait = app[LOGIN_THROTTLE].wait(address, now)
+    wait = app[LOGIN_THROTTLE].attempt(address, now)
     if wait:
         log.warning("sign-in refused: too many failures from one address")
         return refused(429, "login_wait", wait)
     try:
         async with app[READER]() as session:
             attempt = await sessions.begin_login(session, settings=settings, name=name, now=now)
-        if attempt.wait_seconds:
+        if attempt.wait_seconds:  # the name waits: no hash, no write, nothing to count
+            app[LOGIN_THROTTLE].forgive(address, now)
             return refused(429, "login_wait", attempt.wait_seconds)
         ok = await sessions.check_password(attempt, password)
-        if not ok:
-            app[LOGIN_THROTTLE].failed(address, now)
 
         async def record(writer_sessions: async_sessionmaker[AsyncSession]):
             async with writer_sessions() as session, session.begin():
@@ -112,6 +111,7 @@ async def login(request: web.Request) -> web.Response:
         return refused(503, "login_unavailable")
     if signed is None:
         return refused(401, "login_invalid")
+    app[LOGIN_THROTTLE].forgive(address, now)
     response = web.HTTPFound(target)
     set_session_cookie(response, request, signed[0])
     raise response

@@ -92,7 +92,8 @@ def login_delay(settings: Settings, failures: int) -> float:
     allowance, then 1, 2, 4 ... seconds, capped."""
     if failures < settings.login_max_failures:
         return 0.0
-    return min(2.0 ** (failures - settings.login_max_failures), settings.login_max_delay_seconds)
+    doublings = min(failures - settings.login_max_failures, 30)  # 2 ** 30 s: past any cap
+    return min(2.0 ** doublings, settings.login_max_delay_seconds)
 
 
 async def begin_login(session: AsyncSession, *, settings: Settings, name: str,

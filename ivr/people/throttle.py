@@ -36,6 +36,23 @@ class AddressThrottle:
             return 0.0
         return max(1.0, (times[0] + WINDOW - now).total_seconds())
 
+    def attempt(self, address: str, now: datetime) -> float:
+        """Seconds to wait, or 0 and the try is counted as a failure until `succeeded`
+        says otherwise: tries still being checked count too, so a burst sent at once
+        cannot slip past the limit while the first ones are hashed (`forgive` takes back
+        a try that was right, or cost nothing)."""
+        wait = self.wait(address, now)
+        if not wait:
+            self.failed(address, now)
+        return wait
+
+    def forgive(self, address: str, now: datetime) -> None:
+        """Take back the try `attempt` counted: the right password, or a try refused
+        before any hash or write."""
+        times = self._failures.get(address)
+        if times and now in times:
+            times.remove(now)
+
     def failed(self, address: str, now: datetime) -> None:
         times = self._failures.pop(address, None) or deque(maxlen=self.limit)
         times.append(now)

@@ -119,3 +119,11 @@ async def test_a_signed_in_page_never_waits_for_the_write_lock(client, superviso
         other.close()
     clock.advance(600)  # later, the session's last use is written (after any webhook)
     assert (await client.get("/calls", headers=cookie)).status == 200
+
+
+async def test_a_burst_sent_at_once_cannot_slip_past_the_address_limit(client, supervisor, settings):
+    limit = settings.login_failures_per_address
+    burst = await asyncio.gather(*(sign_in(client, f"bot-{n}", "guess") for n in range(3 * limit)))
+    statuses = sorted(r.status for r in burst)
+    assert statuses.count(401) == limit  # checked; the rest refused before any hash
+    assert statuses.count(429) == 2 * limit
