@@ -9,13 +9,14 @@ from ivr.people import sessions
 from ivr.platform.clock import parse_local_moment
 from ivr.platform.resources import CLOCK, SESSIONS, SETTINGS
 
-from .access import MANAGERS, page, user_of
+from .access import MANAGERS, form_of, page, user_of
+from .render import path_id
 
 
 @page(*MANAGERS)
 async def post_notice(request: web.Request) -> web.Response:
     """`POST /notices`: where, what, until (`HH:MM` or a `datetime-local` field)."""
-    form = await request.post()
+    form = await form_of(request)
     settings, now, user = request.app[SETTINGS], request.app[CLOCK](), user_of(request)
     try:
         until_text = str(form.get("until") or "").strip()
@@ -35,9 +36,12 @@ async def post_notice(request: web.Request) -> web.Response:
 async def close_notice(request: web.Request) -> web.Response:
     """`POST /notices/{id}/close`: the notice ends; everyone who asked gets one SMS."""
     settings, now, user = request.app[SETTINGS], request.app[CLOCK](), user_of(request)
+    notice_id = path_id(request)
+    if notice_id is None:
+        raise web.HTTPNotFound()
     try:
         async with request.app[SESSIONS]() as session, session.begin():
-            notice, queued = await notices.close(session, notice_id=int(request.match_info["id"]),
+            notice, queued = await notices.close(session, notice_id=notice_id,
                                                  settings=settings, now=now)
             sessions.audit(session, now=now, user_name=user.name, action="notice_closed",
                            subject=f"#{notice.id}: {queued} SMS")
