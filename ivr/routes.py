@@ -34,6 +34,9 @@ def setup_routes(app: web.Application) -> None:
     app.router.add_post("/twilio/screen-answer", voice.screen_answer)
     app.router.add_post("/twilio/leg-status", voice.leg_status)
     app.router.add_post("/twilio/message", voice.message)
+    app.router.add_post("/twilio/queue-wait", voice.queue_wait)
+    app.router.add_post("/twilio/queue-key", voice.queue_key)
+    app.router.add_post("/twilio/queue-connect", voice.queue_connect)
     app.router.add_post("/twilio/follow-up-answer", followup.answer)
     # Calls the dialer places (callbacks, reminders, follow-ups, escalations).
     app.router.add_post("/twilio/outbound", outbound.answer)

@@ -8,7 +8,7 @@ from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncSession
 from twilio.twiml.voice_response import VoiceResponse
 
-from ivr.calls import callflow, degraded, transfer
+from ivr.calls import callflow, degraded, transfer, waiting
 from ivr.platform.hotline import Hotline
 
 from .twiml import twiml_webhook
@@ -81,6 +81,21 @@ async def _message(session, hotline, query, form):
     return await transfer.message(session, hotline, form=form)
 
 
+async def _queue_wait(session, hotline, query, form):
+    return await waiting.wait(session, hotline, form=form)
+
+
+async def _queue_key(session, hotline, query, form):
+    return await waiting.key(session, hotline, form=form)
+
+
+async def _queue_connect(session, hotline, query, form):
+    leg = await transfer.get_leg(session, hotline, query, form)
+    if leg is None:
+        raise web.HTTPBadRequest(text="unknown leg")
+    return await waiting.connect(session, hotline, form=form, leg=leg)
+
+
 async def _status(session, hotline, query, form):
     if query.get("job"):  # a call the dialer placed: `?job=ID&n=ATTEMPT` (ivr/outbound/answered.py)
         from ivr.outbound import answered
@@ -101,4 +116,7 @@ screen_answer = twiml_webhook(_screen_answer, fallback=degraded.screen_answer, o
 leg_status = twiml_webhook(_leg_status, dedupe=callback_key, fallback=degraded.nothing,
                            on_error=nothing)
 message = twiml_webhook(_message, fallback=degraded.message)
+queue_wait = twiml_webhook(_queue_wait)
+queue_key = twiml_webhook(_queue_key)
+queue_connect = twiml_webhook(_queue_connect)
 status = twiml_webhook(_status, dedupe=callback_key, fallback=degraded.nothing, on_error=nothing)

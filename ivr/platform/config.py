@@ -56,6 +56,13 @@ class Settings(BaseSettings):
     duty_departments: str = Field("值班,夜班,duty", alias="IVR_DUTY_DEPARTMENTS")
     office_hours: str = Field("08:00-18:00", alias="IVR_OFFICE_HOURS")
     message_max_seconds: int = Field(120, alias="IVR_MESSAGE_MAX_SECONDS", ge=5)
+    # The queue when everyone is busy (README, *When everyone is busy*): past this wait the
+    # caller is offered a message; every this-many seconds each server looks for a person
+    # who has become free for the longest-waiting caller.
+    queue_max_seconds: int = Field(120, alias="IVR_QUEUE_MAX_SECONDS", ge=10)
+    queue_poll_seconds: float = Field(0.5, alias="IVR_QUEUE_POLL_SECONDS", gt=0, le=2)
+    # One turn of the wait loop: the position, then this much quiet before the next.
+    queue_hold_seconds: int = Field(15, alias="IVR_QUEUE_HOLD_SECONDS", ge=1)
     voice_zh: str = Field("Polly.Zhiyu", alias="IVR_VOICE_ZH")
     language_zh: str = Field("cmn-CN", alias="IVR_LANGUAGE_ZH")
     voice_en: str = Field("Polly.Joanna", alias="IVR_VOICE_EN")

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import case, func, select
+from sqlalchemy import case, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ivr.platform.config import Settings
 from ivr.tickets import followup
 from models import Call, Leg, Ticket
+
+ANSWER_SECONDS_TARGET = 20
 
 
 def rate(part: int, whole: int) -> float | None:
@@ -60,6 +62,8 @@ async def call_answer_stats(session: AsyncSession, *, settings: Settings,
         # 回访率 and 满意率 (satisfied + neutral), see ivr/tickets/followup.py.
         **await followup.rates(session, start=start, end=end),
         "three_rings_seconds": limit,
+        **await speed_of_answer(session, start=start, end=end),
+        **await queue_figures(session, start=start, end=end),
         "per_staff": [
             {
                 "staff": name,
@@ -72,4 +76,68 @@ async def call_answer_stats(session: AsyncSession, *, settings: Settings,
             }
             for name, phone, n, a, w, r in per_staff_rows
         ],
+    }
+
+
+def seconds_between(session: AsyncSession, earlier, later):
+    """`later - earlier` in seconds, in the database's own dialect."""
+    if session.bind.dialect.name == "sqlite":
+        return (func.julianday(later) - func.julianday(earlier)) * 86400.0
+    return func.extract("epoch", later - earlier)
+
+
+async def speed_of_answer(session: AsyncSession, *, start: datetime, end: datetime) -> dict:
+    """接听速度: for an inbound call a person took, the accepted leg's `answered` timestamp
+    (Twilio's) minus the moment the caller began to wait for a person: the first leg's
+    `ringing` (`initiated` without one), or joining the line if that came first. So a
+    caller's wait in the queue counts, as well as every ring of the hunt. Calls offered to
+    a person: a phone rung for them, or a place in line."""
+    first_ring = func.min(func.coalesce(Leg.ringing_at, Leg.initiated_at))
+    answered = func.min(case((Leg.accepted, Leg.answered_at), else_=None))
+    per_call = (
+        select(Call.id, Call.queued_at, first_ring.label("first_ring"),
+               answered.label("answered"))
+        .select_from(Call).outerjoin(Leg, Leg.call_id == Call.id)
+        .where(Call.started_at >= start, Call.started_at < end, Call.direction == "inbound",
+               or_(Leg.id.is_not(None), Call.queued_at.is_not(None)))
+        .group_by(Call.id, Call.queued_at).subquery()
+    )
+    queued, ring = per_call.c.queued_at, per_call.c.first_ring
+    waiting_from = case((queued.is_not(None) & (ring.is_(None) | (queued < ring)), queued),
+                        else_=ring)
+    wait = seconds_between(session, waiting_from, per_call.c.answered)
+    row = (await session.execute(
+        select(func.count(),
+               func.count(per_call.c.answered),
+               # Timestamps are whole seconds; the margin only absorbs julianday's float error.
+               func.sum(case((wait <= ANSWER_SECONDS_TARGET + 0.01, 1), else_=0)),
+               func.avg(wait))
+    )).one()
+    offered, answered_n, within, avg_wait = row[0], row[1], row[2] or 0, row[3]
+    return {
+        "calls_offered_to_person": offered,
+        "calls_answered_by_person": answered_n,
+        "answered_within_20s": within,
+        "answered_within_20s_rate": rate(within, offered),
+        "average_speed_of_answer": round(float(avg_wait), 1) if avg_wait is not None else None,
+    }
+
+
+async def queue_figures(session: AsyncSession, *, start: datetime, end: datetime) -> dict:
+    """The queue: callers who waited in line, how long, and those who hung up there
+    (each abandoned caller's wait, longest first)."""
+    in_range = (Call.started_at >= start, Call.started_at < end, Call.queued_at.is_not(None))
+    queued, avg_wait, longest = (await session.execute(
+        select(func.count(), func.avg(Call.queue_wait_seconds), func.max(Call.queue_wait_seconds))
+        .where(*in_range))).one()
+    abandoned_waits = (await session.scalars(
+        select(func.coalesce(Call.queue_wait_seconds, 0))
+        .where(*in_range, Call.queue_exit == "abandoned")
+        .order_by(Call.queue_wait_seconds.desc(), Call.started_at))).all()
+    return {
+        "queued_calls": queued,
+        "average_queue_wait_seconds": round(float(avg_wait), 1) if avg_wait is not None else None,
+        "longest_queue_wait_seconds": longest,
+        "abandoned_in_queue": len(abandoned_waits),
+        "abandoned_in_queue_waits": list(abandoned_waits),
     }
