@@ -3,12 +3,12 @@
 from .base import Base, UTCDateTime
 from .call import Call, CallEvent, Leg
 from .dialer import Attempt, Campaign, OutboundJob, PaceSlot, SmsMessage
-from .people import Resident, Staff
+from .people import Resident, Staff, StaffSignIn
 from .ticket import Ticket, TicketHistory
 from .user import ApiToken, AuditEntry, LoginSession, User
 
 __all__ = [
     "ApiToken", "Attempt", "AuditEntry", "Base", "Call", "CallEvent", "Campaign", "Leg", "LoginSession",
-    "OutboundJob", "PaceSlot", "Resident", "SmsMessage", "Staff", "Ticket", "TicketHistory", "User",
+    "OutboundJob", "PaceSlot", "Resident", "SmsMessage", "Staff", "StaffSignIn", "Ticket", "TicketHistory", "User",
     "UTCDateTime",
 ]

@@ -115,4 +115,6 @@ class Leg(Base):
               "phone"),
         Index("ix_legs_call_id", "call_id", "accepted", "ringing_at", "initiated_at",
               "answered_at"),
+        # Who is free (ivr.calls.presence): one staff member's recent legs.
+        Index("ix_legs_staff_id_created_at", "staff_id", "created_at"),
     )

@@ -16,12 +16,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Collection
 
-from sqlalchemy import and_, func, or_, select, text
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from twilio.twiml.voice_response import VoiceResponse
 
 from ivr.calls import presence
-from ivr.people import roster
 from ivr.platform.config import Settings
 from models import Call, Leg, Staff
 
@@ -34,17 +33,15 @@ BUSY_STATES = ("ringing", "talking", "wrap_up")
 # An offer whose redirect has not arrived after this long (a server died between its
 # commit and the REST request) is taken up by the caller's own wait loop.
 STALE_OFFER_SECONDS = 10
-SWITCHBOARD_LOCK = 0x1F4_0E0E  # pg_advisory_xact_lock key: who may be rung is decided one at a time
 
 
 async def hold_switchboard(session: AsyncSession) -> None:
-    """Decide whom to ring one transaction at a time, across processes.
-
-    PostgreSQL: a transaction-scoped advisory lock. SQLite: write transactions already
-    begin with `BEGIN IMMEDIATE`, one at a time."""
-    if session.bind.dialect.name == "postgresql":
-        await session.execute(text("SELECT pg_advisory_xact_lock(:key)"),
-                              {"key": SWITCHBOARD_LOCK})
+    """Decide whom to ring one transaction at a time, across processes: the lock
+    `presence.take_free_staff` takes (PostgreSQL: the active staff rows, in id order;
+    SQLite's write transactions already begin with `BEGIN IMMEDIATE`, one at a time)."""
+    if session.bind.dialect.name != "sqlite":
+        await session.execute(select(Staff.id).where(Staff.active.is_(True))
+                              .order_by(Staff.id).with_for_update())
 
 
 def is_waiting(call: Call) -> bool:
@@ -131,13 +128,11 @@ async def tried_staff(session: AsyncSession, call_ids: Collection[int]) -> dict[
 async def someone_busy(session: AsyncSession, *, settings: Settings, now: datetime, call: Call,
                        tried: Collection[int]) -> bool:
     """Is anyone who could take this call busy (so worth waiting for), not yet tried?"""
-    emergency = call.menu_choice == "emergency"
-    staff = await roster.on_duty(session, settings=settings, now=now, duty_only=emergency)
-    candidates = [s.id for s in staff if s.id not in tried]
-    if not candidates:
-        return False
-    states = await presence.presences(session, settings=settings, now=now, staff_ids=candidates)
-    return any(p.state in BUSY_STATES for p in states.values())
+    staff = list((await session.scalars(select(Staff).order_by(Staff.position, Staff.id))).all())
+    states = await presence.presences(session, settings=settings, now=now)
+    could = presence.hunt_order(staff, states, settings=settings, choice=call.menu_choice,
+                                duty_only=call.menu_choice == "emergency")
+    return any(states[s.id].state in BUSY_STATES for s in could if s.id not in tried)
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,7 @@
 """call queue: a caller waits in line when every staff member is busy
 
 Revision ID: 0004
-Revises: 0002
+Revises: 0003
 Create Date: 2026-12-02 05:30:00
 
 Queue state on `calls`, so every process sees the same line. Existing calls never
@@ -14,7 +14,7 @@ import models.base
 
 
 revision = '0004'
-down_revision = '0002'
+down_revision = '0003'
 branch_labels = None
 depends_on = None
 
