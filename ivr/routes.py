@@ -47,6 +47,7 @@ def setup_routes(app: web.Application) -> None:
     # Supervisors' tools.
     app.router.add_get("/api/calls", api.calls.calls)
     app.router.add_get("/api/stats", api.calls.call_stats)
+    app.router.add_get("/api/live", api.calls.live_view)
     app.router.add_get("/api/tickets", api.tickets.list_tickets)
     app.router.add_post("/api/tickets", api.tickets.create)
     app.router.add_post(r"/api/tickets/{id:\d+}/resolve", api.tickets.resolve)

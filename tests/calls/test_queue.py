@@ -150,6 +150,17 @@ async def test_all_talking_the_caller_waits_hears_the_place_and_is_rung_to_the_f
     assert [(leg.staff_name, leg.ring_seconds) for leg in legs] == [
         ("王小明", 3), ("李华", 3), ("王小明", 5)]
 
+    # The third caller waited 87 s for a person (80 in line, 2 + 5 ringing): not within
+    # 20 s; the fourth, still in line, was offered to a person and not yet answered.
+    token = await supervisor_token(sessions, clock)
+    resp = await hotline.client.get("/api/stats?from=2026-11-23&to=2026-11-23",
+                                    headers={"Authorization": f"Bearer {token}"})
+    stats = await resp.json()
+    assert stats["calls_offered_to_person"] == 4 and stats["answered_within_20s"] == 2
+    assert stats["answered_within_20s_rate"] == 0.5
+    assert stats["average_speed_of_answer"] == 31.0  # (3 + 3 + 87) / 3
+    assert stats["queued_calls"] == 2 and stats["longest_queue_wait_seconds"] == 80
+
 
 async def test_the_dispatcher_in_the_server_rings_within_two_seconds_of_wrap_up_ending(
         aiohttp_client, queue_settings, clock, seed, fake_twilio):  # noqa: F811
