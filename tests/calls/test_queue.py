@@ -75,7 +75,9 @@ async def put_through(twilio: Twilio, caller: Caller, *, key: str = "0", start: 
     return phone
 
 
-async def hang_up_staff(phone: StaffPhone, *, end: float) -> None:
+async def hang_up_staff(phone: StaffPhone, *, end: float, clock) -> None:
+    """The staff member's call ends at `end` (the server's clock with it)."""
+    clock.set(at(end))
     await phone.event("completed", at(end))
     await phone.dial_result("completed", bridged=True)
     await phone.caller.hangup(at=at(end), duration=int(end))
@@ -114,7 +116,7 @@ async def test_all_talking_the_caller_waits_hears_the_place_and_is_rung_to_the_f
         fake_twilio.live_call(caller.sid)
     assert await dispatch() == []  # both still talking: nobody is rung
 
-    await hang_up_staff(wang, end=60)  # 王小明 is in wrap-up until 60 + 20 s
+    await hang_up_staff(wang, end=60, clock=clock)  # 王小明 is in wrap-up until 60 + 20 s
     clock.set(at(60 + WRAP_UP - 1))
     assert await dispatch() == []
     assert "您是下一位" in (await next_turn(hotline, third)).spoken  # still waiting, still first
@@ -173,7 +175,7 @@ async def test_the_dispatcher_in_the_server_rings_within_two_seconds_of_wrap_up_
     waiting = Caller(twilio, "+8613900000003")
     await queued(twilio, waiting, "0")
     fake_twilio.live_call(waiting.sid)
-    await hang_up_staff(wang, end=30)
+    await hang_up_staff(wang, end=30, clock=clock)
     clock.set(at(30 + WRAP_UP - 0.5))
     with pytest.raises(TimeoutError):  # two passes and more: nobody is free yet
         await fake_twilio.next_update(timeout=1.2)
@@ -199,8 +201,8 @@ async def test_an_emergency_goes_to_the_head_of_the_line(hotline, seed, clock, d
     for caller in (ordinary, burst_pipe):
         fake_twilio.live_call(caller.sid)
 
-    await hang_up_staff(wang, end=60)
-    await hang_up_staff(zhao, end=60)
+    await hang_up_staff(wang, end=60, clock=clock)
+    await hang_up_staff(zhao, end=60, clock=clock)
     clock.set(at(60 + WRAP_UP + 1))
     offers = await dispatch()
     rung = {sid: form["Url"] for sid, form in fake_twilio.updates}
@@ -220,7 +222,7 @@ async def test_an_emergency_may_ring_a_person_in_wrap_up_before_an_earlier_calle
     await queued(hotline, burst_pipe, "1", "1")
     for caller in (ordinary, burst_pipe):
         fake_twilio.live_call(caller.sid)
-    await hang_up_staff(wang, end=60)
+    await hang_up_staff(wang, end=60, clock=clock)
     clock.set(at(61))  # 王小明 is in wrap-up: only an emergency may ring him
     [offer] = await dispatch()
     assert fake_twilio.updates[0][0] == burst_pipe.sid
@@ -307,7 +309,7 @@ async def test_a_redirect_refused_because_the_caller_hung_up_frees_the_person(
     fake_twilio.live_call(gone.sid)
     fake_twilio.end_call(gone.sid)  # hung up; Twilio's status callback not here yet
     fake_twilio.live_call(next_caller.sid)
-    await hang_up_staff(wang, end=30)
+    await hang_up_staff(wang, end=30, clock=clock)
     clock.set(at(30 + WRAP_UP))
     [offer] = await dispatch()
     assert offer.call_sid == gone.sid and fake_twilio.updates == []

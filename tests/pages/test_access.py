@@ -16,7 +16,8 @@ ROLES = ("staff", "supervisor", "admin")
 PUBLIC = {("GET", "/healthz"), ("GET", "/login"), ("POST", "/login"),
           ("GET", "/api/openapi.json"), ("GET", "/lang/{lang}")}
 # The API's own role rules (pages name theirs on the handler, as `.roles`).
-API_ROLES = {("GET", "/api/stats"): {"supervisor", "admin"}}
+API_ROLES = {("GET", "/api/stats"): {"supervisor", "admin"},
+             ("GET", "/api/live"): {"supervisor", "admin"}}
 SAMPLE = {"id": "1", "sid": "CA" + "0" * 32, "what": "calls", "fmt": "csv", "lang": "en",
           "action": "note"}
 
