@@ -164,10 +164,14 @@ async def offer_free_staff(session: AsyncSession, *, settings: Settings, now: da
     tried = await tried_staff(session, [c.id for c in line])
     taken: set[int] = set()
     offers: list[Offer] = []
+    # Who is free, in hunt order, read once per kind of call in line (not once per caller).
+    free_for: dict[tuple[str | None, bool], list[Staff]] = {}
     for call in line:
-        free = await presence.free_staff(
-            session, settings=settings, now=now, choice=call.menu_choice,
-            duty_only=call.queue_priority >= EMERGENCY, exclude=taken | tried[call.id])
+        kind = (call.menu_choice, call.queue_priority >= EMERGENCY)
+        if kind not in free_for:
+            free_for[kind] = await presence.free_staff(session, settings=settings, now=now,
+                                                       choice=kind[0], duty_only=kind[1])
+        free = [s for s in free_for[kind] if s.id not in taken and s.id not in tried[call.id]]
         if not free:
             continue
         staff = free[0]
