@@ -27,6 +27,7 @@ def setup_routes(app: web.Application) -> None:
     app.router.add_post("/twilio/voice", voice.voice)
     app.router.add_post("/twilio/status", voice.status)
     app.router.add_post("/twilio/menu", voice.menu)
+    app.router.add_post("/twilio/staff-menu", voice.staff_menu)
     app.router.add_post("/twilio/repair", voice.repair)
     app.router.add_post("/twilio/fees", voice.fees)
     app.router.add_post("/twilio/dial-result", voice.dial_result)

@@ -98,8 +98,8 @@ async def _activity(session: AsyncSession, *, settings: Settings, now: datetime,
             elif not talked and now - leg.created_at < ring_limit:
                 seen.rung(leg.initiated_at or leg.created_at)
             continue
-        if talked and end is not None and end <= now:
-            seen.ended(end)
+        if talked and end is not None:
+            seen.ended(min(end, now))  # Twilio's clock a little ahead of ours: ended now
     attempts = (await session.execute(
         select(Attempt.staff_id, Attempt.created_at, Attempt.placed_at, Attempt.state,
                Attempt.result, Attempt.finished_at)
@@ -111,7 +111,7 @@ async def _activity(session: AsyncSession, *, settings: Settings, now: datetime,
             if now - attempt.created_at < STALE_TALK:
                 seen.talking(attempt.placed_at or attempt.created_at)
         elif attempt.result == "reached" and attempt.finished_at is not None:
-            seen.ended(attempt.finished_at)
+            seen.ended(min(attempt.finished_at, now))
     return found
 
 

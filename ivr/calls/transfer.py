@@ -14,8 +14,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from twilio.twiml.voice_response import Dial, VoiceResponse
 
+from ivr.calls import presence
 from ivr.calls.records import apply_call_status, find_call, get_or_create_call, is_newer, legs_of
-from ivr.people import roster
 from ivr.platform.clock import parse_int, parse_twilio_timestamp
 from ivr.platform.phones import normalise_or_none
 from ivr.tickets import lifecycle
@@ -59,19 +59,21 @@ async def to_person(session: AsyncSession, hotline: "Hotline", *, call: Call, ch
 async def ring_next(session: AsyncSession, hotline: "Hotline", *, call: Call,
                     response: VoiceResponse, duty_only: bool = False,
                     first_hunt: bool = False) -> VoiceResponse:
-    """Dial the next person on duty not yet tried on this call, or take a message.
+    """Dial the next free person not yet tried on this call, or take a message.
 
     `first_hunt`: nobody has been rung yet (every leg is made with the call's
     `transfer_requested_at` set, so a call without one has no legs to read)."""
     speaker = hotline.speaker(call.language)
     tried = [] if first_hunt else await legs_of(session, call)
-    tried_staff = {leg.staff_id for leg in tried}
-    candidates = await roster.on_duty(session, settings=hotline.settings, now=hotline.now,
-                                      duty_only=duty_only or call.menu_choice == "emergency")
-    remaining = [s for s in candidates if s.id not in tried_staff]
-    if not remaining or len(tried) >= hotline.settings.max_hunt:
+    if len(tried) >= hotline.settings.max_hunt:
         return take_message(hotline, call=call, response=response)
-    staff = remaining[0]
+    # Only someone free: never a phone ringing for another caller, talking, in wrap-up
+    # (but for an emergency) or signed out, chosen under lock (ivr.calls.presence).
+    staff = await presence.take_free_staff(
+        session, settings=hotline.settings, now=hotline.now, choice=call.menu_choice,
+        duty_only=duty_only, exclude={leg.staff_id for leg in tried if leg.staff_id})
+    if staff is None:
+        return take_message(hotline, call=call, response=response)
     leg = Leg(call_id=call.id, staff_id=staff.id, staff_name=staff.name, phone=staff.phone,
               attempt=len(tried) + 1, created_at=hotline.now)
     session.add(leg)

@@ -27,7 +27,9 @@ async def call_answer_stats(session: AsyncSession, *, settings: Settings,
 
     calls = (await session.execute(
         select(
-            func.count().filter(Call.direction == "inbound"),
+            # A staff member's 签入/签出 call (ivr/calls/staff_line.py) is no resident's call.
+            func.count().filter(Call.direction == "inbound",
+                                func.coalesce(Call.outcome, "") != "staff"),
             func.count().filter(Call.direction == "outbound"),
             func.count().filter(Call.outcome == "abandoned"),
         ).where(Call.started_at >= start, Call.started_at < end)
