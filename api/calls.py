@@ -5,7 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from ivr.calls import calllog
-from ivr.platform.resources import READER, SETTINGS
+from ivr.platform.resources import CLOCK, READER, SETTINGS
 from ivr.reporting import stats
 
 from .auth import api_user, date_range, forbidden
@@ -33,5 +33,6 @@ async def call_stats(request: web.Request) -> web.Response:
     start, end = date_range(request)
     settings = request.app[SETTINGS]
     async with request.app[READER]() as session:
-        figures = await stats.call_answer_stats(session, settings=settings, start=start, end=end)
+        figures = await stats.call_answer_stats(session, settings=settings, start=start, end=end,
+                                                now=request.app[CLOCK]())
     return web.json_response(figures)

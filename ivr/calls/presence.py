@@ -239,3 +239,13 @@ async def take_free_staff(session: AsyncSession, *, settings: Settings, now: dat
     candidates = await free_staff(session, settings=settings, now=now, choice=choice,
                                   duty_only=duty_only, exclude=exclude)
     return candidates[0] if candidates else None
+
+
+async def roll_call(session: AsyncSession, *, settings: Settings,
+                    now: datetime) -> list[tuple[Staff, Presence]]:
+    """Everyone on shift or signed in, with their state, in the staff file's order: what
+    supervisors see (an on-shift person who signed out shows as `away`)."""
+    staff = list((await session.scalars(select(Staff).order_by(Staff.position, Staff.id))).all())
+    states = await _presences_of(session, staff, settings=settings, now=now)
+    return [(s, states[s.id]) for s in staff
+            if s.active and (states[s.id].on_shift or states[s.id].signed_in)]
