@@ -234,8 +234,10 @@ async def take_free_staff(session: AsyncSession, *, settings: Settings, now: dat
     one short transaction. On SQLite the write transaction's lock (BEGIN IMMEDIATE)
     already serializes every choice."""
     if session.bind.dialect.name != "sqlite":
+        # FOR NO KEY UPDATE: exclusive among choosers, yet a leg or a sign-in referring to
+        # a staff row (a foreign key's KEY SHARE lock) is never held up by a hunt.
         await session.execute(select(Staff.id).where(Staff.active.is_(True))
-                              .order_by(Staff.id).with_for_update())
+                              .order_by(Staff.id).with_for_update(key_share=True))
     candidates = await free_staff(session, settings=settings, now=now, choice=choice,
                                   duty_only=duty_only, exclude=exclude)
     return candidates[0] if candidates else None
