@@ -33,7 +33,8 @@ async def call_stats(request: web.Request) -> web.Response:
     start, end = date_range(request)
     settings = request.app[SETTINGS]
     async with request.app[READER]() as session:
-        figures = await stats.call_answer_stats(session, settings=settings, start=start, end=end)
+        figures = await stats.call_answer_stats(session, settings=settings, start=start, end=end,
+                                                now=request.app[CLOCK]())
     return web.json_response(figures)
 
 

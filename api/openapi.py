@@ -60,6 +60,10 @@ PER_STAFF = {
         "staff": {"type": "string"}, "phone": {"type": "string"},
         "offered": {"type": "integer"}, "answered": {"type": "integer"},
         "within_three_rings": {"type": "integer"}, "three_ring_rate": NULLABLE_NUM,
+        # The switchboard's figures (README, *Who is free*).
+        "calls_handled": {"type": "integer"}, "talk_seconds": {"type": "integer"},
+        "signed_in_seconds": {"type": "integer"},
+        "occupancy": {**NULLABLE_NUM, "minimum": 0, "maximum": 1},
     },
 }
 

@@ -13,6 +13,7 @@ import pages.dashboard
 import pages.login
 import pages.render
 import pages.reports
+import pages.staff
 import pages.tickets
 import webhooks.followup as followup
 import webhooks.outbound as outbound
@@ -27,6 +28,7 @@ def setup_routes(app: web.Application) -> None:
     app.router.add_post("/twilio/voice", voice.voice)
     app.router.add_post("/twilio/status", voice.status)
     app.router.add_post("/twilio/menu", voice.menu)
+    app.router.add_post("/twilio/staff-menu", voice.staff_menu)
     app.router.add_post("/twilio/repair", voice.repair)
     app.router.add_post("/twilio/fees", voice.fees)
     app.router.add_post("/twilio/dial-result", voice.dial_result)
@@ -72,6 +74,7 @@ def setup_routes(app: web.Application) -> None:
     app.router.add_get("/admin", pages.admin.admin)
     app.router.add_post("/admin/users", pages.admin.save_user)
     app.router.add_post(r"/admin/staff/{id:\d+}/active", pages.admin.toggle_staff)
+    app.router.add_post(r"/staff/{id:\d+}/sign-in", pages.staff.sign_in_out)
     app.router.add_post("/campaigns/fee-reminder", pages.admin.start_fee_campaign)
     app.router.add_get(r"/campaigns/{id:\d+}", pages.admin.campaign_page)
     app.router.add_static("/static", pages.render.STATIC, append_version=True)

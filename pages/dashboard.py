@@ -6,6 +6,7 @@ from datetime import date
 
 from aiohttp import web
 
+from ivr.calls import presence
 from ivr.platform.resources import CLOCK, READER, SETTINGS
 from ivr.reporting import dashboard
 from models import Staff
@@ -55,6 +56,7 @@ async def home(request: web.Request) -> web.Response:
     now = request.app[CLOCK]()
     async with request.app[READER]() as session:
         board = await dashboard.build(session, settings=settings, today=day, now=now)
+        floor = await on_the_floor(session, settings=settings, now=now)
     t = translator(language(request))
     missed = sorted({name for f in board.figures.values() for name in f["missed"]},
                     key=[r[0] for r in FIGURE_ROWS].index)
@@ -66,8 +68,17 @@ async def home(request: web.Request) -> web.Response:
                                         three_rings=settings.three_rings_seconds, t=t),
         trend=charts.daily_trend(board.trend, t=t),
         heat=charts.heat_map(board.heat, t=t),
-        three_rings=settings.three_rings_seconds,
+        three_rings=settings.three_rings_seconds, floor=floor,
+        signed_out_on_shift=[p for p in floor if p["on_shift"] and not p["signed_in"]],
     )
+
+
+async def on_the_floor(session, *, settings, now) -> list[dict]:
+    """Who is on shift or signed in, and their state now (值班状态)."""
+    return [{"staff_id": s.id, "staff": s.name, "phone": s.phone, "department": s.department,
+             "state": p.state, "on_shift": p.on_shift, "signed_in": p.signed_in,
+             "since": p.since.astimezone(settings.tz).strftime("%H:%M") if p.since else ""}
+            for s, p in await presence.roll_call(session, settings=settings, now=now)]
 
 
 async def my_work(request: web.Request) -> web.Response:
@@ -76,13 +87,16 @@ async def my_work(request: web.Request) -> web.Response:
     settings = request.app[SETTINGS]
     day = chosen_day(request)
     now = request.app[CLOCK]()
-    rows, own_tickets, person = {}, [], None
+    rows, own_tickets, person, mine = {}, [], None, None
     async with request.app[READER]() as session:
         if user.staff_id is not None:
             person = await session.get(Staff, user.staff_id)
+        if person is not None:
+            mine = (await presence.presences(session, settings=settings, now=now,
+                                             staff_ids=[person.id]))[person.id]
         for period in dashboard.periods(settings=settings, today=day):
             figures = await dashboard.stats.call_answer_stats(
-                session, settings=settings, start=period.start, end=period.end)
+                session, settings=settings, start=period.start, end=period.end, now=now)
             rows[period.key] = next((r for r in figures["per_staff"]
                                      if person and r["phone"] == person.phone), None)
         counts = {"open_tickets": 0, "overdue_tickets": 0}
@@ -91,4 +105,5 @@ async def my_work(request: web.Request) -> web.Response:
             own_tickets = await dashboard.open_tickets_owned(session, settings=settings,
                                                              staff=person)
     return render(request, "my.html", day=day, rows=rows, person=person, counts=counts,
+                  presence=mine,
                   tickets=own_tickets, now_iso=now.astimezone(settings.tz).isoformat())

@@ -37,6 +37,10 @@ async def _answer(session: AsyncSession, hotline: Hotline, query: Fields, form: 
     return await callflow.answer(session, hotline, form=form)
 
 
+async def _staff_menu(session, hotline, query, form):
+    return await callflow.staff_menu(session, hotline, form=form)
+
+
 async def _menu(session, hotline, query, form):
     return await callflow.menu(session, hotline, form=form)
 
@@ -108,6 +112,7 @@ async def _status(session, hotline, query, form):
 
 voice = twiml_webhook(_answer)
 menu = twiml_webhook(_menu)
+staff_menu = twiml_webhook(_staff_menu)
 repair = twiml_webhook(_repair)
 fees = twiml_webhook(_fees)
 dial_result = twiml_webhook(_dial_result, fallback=degraded.after_dial)

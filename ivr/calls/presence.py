@@ -98,8 +98,8 @@ async def _activity(session: AsyncSession, *, settings: Settings, now: datetime,
             elif not talked and now - leg.created_at < ring_limit:
                 seen.rung(leg.initiated_at or leg.created_at)
             continue
-        if talked and end is not None and end <= now:
-            seen.ended(end)
+        if talked and end is not None:
+            seen.ended(min(end, now))  # Twilio's clock a little ahead of ours: ended now
     attempts = (await session.execute(
         select(Attempt.staff_id, Attempt.created_at, Attempt.placed_at, Attempt.state,
                Attempt.result, Attempt.finished_at)
@@ -111,7 +111,7 @@ async def _activity(session: AsyncSession, *, settings: Settings, now: datetime,
             if now - attempt.created_at < STALE_TALK:
                 seen.talking(attempt.placed_at or attempt.created_at)
         elif attempt.result == "reached" and attempt.finished_at is not None:
-            seen.ended(attempt.finished_at)
+            seen.ended(min(attempt.finished_at, now))
     return found
 
 
@@ -234,8 +234,20 @@ async def take_free_staff(session: AsyncSession, *, settings: Settings, now: dat
     one short transaction. On SQLite the write transaction's lock (BEGIN IMMEDIATE)
     already serializes every choice."""
     if session.bind.dialect.name != "sqlite":
+        # FOR NO KEY UPDATE: exclusive among choosers, yet a leg or a sign-in referring to
+        # a staff row (a foreign key's KEY SHARE lock) is never held up by a hunt.
         await session.execute(select(Staff.id).where(Staff.active.is_(True))
-                              .order_by(Staff.id).with_for_update())
+                              .order_by(Staff.id).with_for_update(key_share=True))
     candidates = await free_staff(session, settings=settings, now=now, choice=choice,
                                   duty_only=duty_only, exclude=exclude)
     return candidates[0] if candidates else None
+
+
+async def roll_call(session: AsyncSession, *, settings: Settings,
+                    now: datetime) -> list[tuple[Staff, Presence]]:
+    """Everyone on shift or signed in, with their state, in the staff file's order: what
+    supervisors see (an on-shift person who signed out shows as `away`)."""
+    staff = list((await session.scalars(select(Staff).order_by(Staff.position, Staff.id))).all())
+    states = await _presences_of(session, staff, settings=settings, now=now)
+    return [(s, states[s.id]) for s in staff
+            if s.active and (states[s.id].on_shift or states[s.id].signed_in)]

@@ -41,7 +41,7 @@ async def hold_switchboard(session: AsyncSession) -> None:
     SQLite's write transactions already begin with `BEGIN IMMEDIATE`, one at a time)."""
     if session.bind.dialect.name != "sqlite":
         await session.execute(select(Staff.id).where(Staff.active.is_(True))
-                              .order_by(Staff.id).with_for_update())
+                              .order_by(Staff.id).with_for_update(key_share=True))
 
 
 def is_waiting(call: Call) -> bool:

@@ -59,30 +59,32 @@ async def to_person(session: AsyncSession, hotline: "Hotline", *, call: Call, ch
 async def ring_next(session: AsyncSession, hotline: "Hotline", *, call: Call,
                     response: VoiceResponse, duty_only: bool = False,
                     first_hunt: bool = False) -> VoiceResponse:
-    """Dial the next person on duty not yet tried on this call, or take a message.
+    """Dial the next free person not yet tried on this call, or take a message.
 
     `first_hunt`: nobody has been rung yet (every leg is made with the call's
     `transfer_requested_at` set, so a call without one has no legs to read)."""
     speaker = hotline.speaker(call.language)
     await queue.hold_switchboard(session)  # whom to ring is decided one call at a time
     tried = [] if first_hunt else await legs_of(session, call)
-    tried_staff = {leg.staff_id for leg in tried}
+    tried_staff = {leg.staff_id for leg in tried if leg.staff_id}
+    if len(tried) >= hotline.settings.max_hunt:
+        return take_message(hotline, call=call, response=response)
     if await queue.line_ahead(session, call):
         # Callers already in line come first (first in, first out): join them.
         queue.join(call, now=hotline.now)
         return await queue.wait_turn(session, hotline, call=call, response=response)
-    candidates = await presence.free_staff(session, settings=hotline.settings, now=hotline.now,
-                                           choice=call.menu_choice,
-                                           duty_only=duty_only or call.menu_choice == "emergency")
-    remaining = [s for s in candidates if s.id not in tried_staff]
-    if not remaining or len(tried) >= hotline.settings.max_hunt:
-        if len(tried) < hotline.settings.max_hunt and await queue.someone_busy(
-                session, settings=hotline.settings, now=hotline.now, call=call, tried=tried_staff):
+    # Only someone free: never a phone ringing for another caller, talking, in wrap-up
+    # (but for an emergency) or signed out, chosen under lock (ivr.calls.presence).
+    staff = await presence.take_free_staff(
+        session, settings=hotline.settings, now=hotline.now, choice=call.menu_choice,
+        duty_only=duty_only, exclude=tried_staff)
+    if staff is None:
+        if await queue.someone_busy(session, settings=hotline.settings, now=hotline.now,
+                                    call=call, tried=tried_staff):
             # Everyone who could take it is busy: wait in line rather than leave a message.
             queue.join(call, now=hotline.now)
             return await queue.wait_turn(session, hotline, call=call, response=response)
         return take_message(hotline, call=call, response=response)
-    staff = remaining[0]
     leg = Leg(call_id=call.id, staff_id=staff.id, staff_name=staff.name, phone=staff.phone,
               attempt=len(tried) + 1, created_at=hotline.now)
     session.add(leg)

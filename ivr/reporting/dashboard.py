@@ -119,10 +119,11 @@ async def ticket_counts(session: AsyncSession, *, now: datetime,
     return {"open_tickets": open_n, "overdue_tickets": overdue}
 
 
-async def period_figures(session: AsyncSession, *, settings: Settings, period: Period) -> dict:
+async def period_figures(session: AsyncSession, *, settings: Settings, period: Period,
+                         now: datetime | None = None) -> dict:
     """Every figure of one period; `missed` lists those that miss their target."""
     figures = await stats.call_answer_stats(session, settings=settings, start=period.start,
-                                            end=period.end)
+                                            end=period.end, now=now)
     offered = figures["calls_offered_to_person"]
     figures["abandon_rate"] = stats.rate(figures["abandoned_calls"], offered)
     figures["menu_choices"] = await menu_counts(session, start=period.start, end=period.end)
@@ -261,7 +262,8 @@ class Dashboard:
 async def build(session: AsyncSession, *, settings: Settings, today: date,
                 now: datetime) -> Dashboard:
     spans = periods(settings=settings, today=today)
-    figures = {p.key: await period_figures(session, settings=settings, period=p) for p in spans}
+    figures = {p.key: await period_figures(session, settings=settings, period=p, now=now)
+               for p in spans}
     month = spans[-1]
     counts = await ticket_counts(session, now=now)
     for f in figures.values():

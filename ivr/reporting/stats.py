@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timezone
 
 from sqlalchemy import case, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ivr.platform.config import Settings
+from ivr.reporting import staff_time
 from ivr.tickets import followup
-from models import Call, Leg, Ticket
+from models import Call, Leg, Staff, Ticket
 
 ANSWER_SECONDS_TARGET = 20
 
@@ -19,8 +20,9 @@ def rate(part: int, whole: int) -> float | None:
 
 
 async def call_answer_stats(session: AsyncSession, *, settings: Settings,
-                            start: datetime, end: datetime) -> dict:
-    """The contract's `/api/stats` for calls started in [start, end)."""
+                            start: datetime, end: datetime, now: datetime | None = None) -> dict:
+    """The contract's `/api/stats` for calls started in [start, end), and per staff the
+    switchboard's figures (`staff_time`; time signed in counts up to `now`)."""
     limit = settings.three_rings_seconds
     within = case((Leg.accepted & (Leg.ring_seconds <= limit), 1), else_=0)
     answered = case((Leg.accepted, 1), else_=0)
@@ -29,7 +31,9 @@ async def call_answer_stats(session: AsyncSession, *, settings: Settings,
 
     calls = (await session.execute(
         select(
-            func.count().filter(Call.direction == "inbound"),
+            # A staff member's 签入/签出 call (ivr/calls/staff_line.py) is no resident's call.
+            func.count().filter(Call.direction == "inbound",
+                                func.coalesce(Call.outcome, "") != "staff"),
             func.count().filter(Call.direction == "outbound"),
             func.count().filter(Call.outcome == "abandoned"),
         ).where(Call.started_at >= start, Call.started_at < end)
@@ -64,7 +68,8 @@ async def call_answer_stats(session: AsyncSession, *, settings: Settings,
         "three_rings_seconds": limit,
         **await speed_of_answer(session, start=start, end=end),
         **await queue_figures(session, start=start, end=end),
-        "per_staff": [
+        "per_staff": await with_staff_time(session, settings=settings, start=start, end=end,
+                                           now=now or datetime.now(timezone.utc), rows=[
             {
                 "staff": name,
                 "phone": phone,
@@ -75,7 +80,7 @@ async def call_answer_stats(session: AsyncSession, *, settings: Settings,
                 "average_ring_seconds": round(float(r), 2) if r is not None else None,
             }
             for name, phone, n, a, w, r in per_staff_rows
-        ],
+        ]),
     }
 
 
@@ -141,3 +146,21 @@ async def queue_figures(session: AsyncSession, *, start: datetime, end: datetime
         "abandoned_in_queue": len(abandoned_waits),
         "abandoned_in_queue_waits": list(abandoned_waits),
     }
+
+
+async def with_staff_time(session: AsyncSession, *, settings: Settings, start: datetime,
+                          end: datetime, now: datetime, rows: list[dict]) -> list[dict]:
+    """Each row with calls handled, talk time, time signed in and occupancy; and a row
+    for whoever was signed in or called back without being offered a hotline call."""
+    figures = await staff_time.staff_time(session, settings=settings, start=start, end=end,
+                                          now=now)
+    empty = {"calls_handled": 0, "talk_seconds": 0, "signed_in_seconds": 0, "occupancy": None}
+    merged = [{**row, **figures.get(row["phone"], empty)} for row in rows]
+    listed = {row["phone"] for row in rows}
+    names = dict((await session.execute(select(Staff.phone, Staff.name))).all())
+    for phone, extra in figures.items():
+        if phone not in listed and (extra["calls_handled"] or extra["signed_in_seconds"]):
+            merged.append({"staff": names.get(phone, ""), "phone": phone, "offered": 0,
+                           "answered": 0, "within_three_rings": 0, "three_ring_rate": None,
+                           "average_ring_seconds": None, **extra})
+    return merged

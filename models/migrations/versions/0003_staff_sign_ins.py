@@ -1,4 +1,4 @@
-"""staff sign-ins: 签入/签出, and the legs of one staff member by time (who is free)
+"""staff sign-ins: 签入/签出, and one staff member's legs and callbacks by time (who is free)
 
 Revision ID: 0003
 Revises: 0002
@@ -33,9 +33,13 @@ def upgrade() -> None:
         batch_op.create_index('ix_staff_sign_ins_staff_at', ['staff_id', 'at'], unique=False)
     with op.batch_alter_table('legs', schema=None) as batch_op:
         batch_op.create_index('ix_legs_staff_id_created_at', ['staff_id', 'created_at'], unique=False)
+    with op.batch_alter_table('attempts', schema=None) as batch_op:
+        batch_op.create_index('ix_attempts_staff_id_created_at', ['staff_id', 'created_at'], unique=False)
 
 
 def downgrade() -> None:
+    with op.batch_alter_table('attempts', schema=None) as batch_op:
+        batch_op.drop_index('ix_attempts_staff_id_created_at')
     with op.batch_alter_table('legs', schema=None) as batch_op:
         batch_op.drop_index('ix_legs_staff_id_created_at')
     with op.batch_alter_table('staff_sign_ins', schema=None) as batch_op:
