@@ -180,10 +180,12 @@ class Sim:
             self.phone_busy.pop(phone.number.text, None)
             self.caller_leg.pop(sid, None)
             await self.end_call(sid, t)
-            self.at(t + self.args.wrap_up, "free", phone.number.text)
+            # Free when the wrap-up after Twilio's (whole-second) completed timestamp ends.
+            self.at(round(t) + self.args.wrap_up, "free", phone.number.text)
         elif kind == "free":
-            if self.waiting:
-                self.free_since[sid] = t  # `sid` is the staff phone here
+            # `sid` is the staff phone here; one an emergency took in wrap-up is not free.
+            if self.waiting and not self.phone_busy.get(sid):
+                self.free_since[sid] = t
         elif kind == "turn":
             redirect = caller.last.find("Redirect")
             await self.handle(sid, await self.twilio.follow(redirect.text, caller.params()), t)

@@ -322,3 +322,70 @@ async def supervisor_token(sessions, clock) -> str:
     async with sessions() as session, session.begin():
         await add_user(session, name="主管", role="supervisor", password="pw-123456", now=clock())
         return await create_token(session, name="主管", now=clock())
+
+
+async def test_two_dispatchers_at_once_give_a_free_person_to_one_caller_only(
+        hotline, seed, clock, sessions, queue_settings, fake_twilio):  # noqa: F811
+    """Two processes' passes at the same moment: the second waits for the first's commit
+    (the switchboard lock), then sees 王小明 ringing for the first caller."""
+    import asyncio
+
+    from ivr.calls import queue
+    from models.db import make_engine, make_sessionmaker
+
+    await seed.staff(STAFF[:1])
+    wang = await put_through(hotline, Caller(hotline, "+8613900000001"))
+    for n in (3, 4):
+        await queued(hotline, Caller(hotline, f"+861390000000{n}"), "0")
+    await hang_up_staff(wang, end=30, clock=clock)
+    now = at(30 + WRAP_UP)
+    engine = make_engine(queue_settings.database_url)
+    other = make_sessionmaker(engine)
+
+    async def second_pass():
+        async with other() as session, session.begin():
+            return await queue.offer_free_staff(session, settings=queue_settings, now=now)
+
+    try:
+        async with sessions() as session, session.begin():
+            first = await queue.offer_free_staff(session, settings=queue_settings, now=now)
+            assert len(first) == 1
+            second = asyncio.create_task(second_pass())
+            done, _ = await asyncio.wait({second}, timeout=1)
+            assert not done  # held until the first pass commits
+        assert await second == []
+    finally:
+        await engine.dispose()
+    async with sessions() as session:
+        legs = (await session.scalars(select(Leg).where(Leg.staff_name == "王小明"))).all()
+    assert len(legs) == 2  # the first call's, and one offer: never two at once
+
+
+async def test_a_new_call_waits_for_a_dispatcher_pass_and_never_rings_the_person_it_gave(
+        hotline, seed, clock, sessions, queue_settings):
+    """A dispatcher gives 王小明 to the caller in line; an emergency call's hunt at the
+    same moment (another process) waits for that commit (the switchboard lock), then sees
+    him ringing: it waits at the head of the line instead of ringing him too."""
+    import asyncio
+
+    from ivr.calls import queue
+
+    await seed.staff(STAFF[:1])
+    wang = await put_through(hotline, Caller(hotline, "+8613900000001"))
+    waiting = Caller(hotline, "+8613900000003")
+    await queued(hotline, waiting, "0")
+    await hang_up_staff(wang, end=30, clock=clock)
+    clock.set(at(30 + WRAP_UP))
+    burst_pipe = Caller(hotline, "+8613900000004")
+    await burst_pipe.dial_in()
+    await burst_pipe.press("1")
+    async with sessions() as session, session.begin():
+        [offer] = await queue.offer_free_staff(session, settings=queue_settings, now=clock())
+        hunt = asyncio.create_task(burst_pipe.press("1"))  # 停水: an emergency, rings at once
+        done, _ = await asyncio.wait({hunt}, timeout=1)
+        assert not done  # the hunt is held until the pass commits
+    twiml = await hunt
+    assert twiml.find("Dial") is None and "您是下一位" in twiml.spoken
+    async with sessions() as session:
+        legs = (await session.scalars(select(Leg).where(Leg.staff_name == "王小明"))).all()
+    assert [leg.call_id for leg in legs][-1] == offer.call_id and len(legs) == 2
