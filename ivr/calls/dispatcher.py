@@ -39,6 +39,14 @@ async def claim(writer: Writer, *, settings: Settings, clock: Clock) -> list[que
     return await writer.run(work)
 
 
+async def time_out(writer: Writer, *, settings: Settings, clock: Clock) -> list[str]:
+    async def work(sessions: async_sessionmaker[AsyncSession]) -> list[str]:
+        async with sessions() as session, session.begin():
+            return await queue.time_out(session, settings=settings, now=clock())
+
+    return await writer.run(work)
+
+
 async def withdraw(writer: Writer, *, offer: queue.Offer, clock: Clock, call_ended: bool) -> None:
     async def work(sessions: async_sessionmaker[AsyncSession]) -> None:
         async with sessions() as session, session.begin():
@@ -75,9 +83,22 @@ async def run_once(*, writer: Writer, reader: async_sessionmaker[AsyncSession], 
         if not await queue.anyone_waiting(session):
             return []
     offers = await claim(writer, settings=settings, clock=clock)
+    overdue = await time_out(writer, settings=settings, clock=clock)
     await asyncio.gather(*(redirect(client, writer, settings=settings, clock=clock, offer=offer)
-                           for offer in offers))
+                           for offer in offers),
+                         *(to_message(client, settings=settings, call_sid=sid) for sid in overdue))
     return offers
+
+
+async def to_message(client: Client, *, settings: Settings, call_sid: str) -> None:
+    """A caller past `IVR_QUEUE_MAX_SECONDS` is sent to their wait loop, which offers the
+    message at once. If the redirect fails, their own next turn does it."""
+    try:
+        await twilio_rest.with_timeout(client.calls(call_sid).update_async(
+            url=settings.public_url("/twilio/queue-wait"), method="POST"), settings)
+    except Exception as exc:  # noqa: BLE001 - the wait loop's next turn is the fallback
+        log.warning("queue: redirect of call %s to a message failed: %s", call_sid,
+                    twilio_rest.describe(exc))
 
 
 async def run(stop: asyncio.Event, *, writer: Writer, reader: async_sessionmaker[AsyncSession],

@@ -194,6 +194,23 @@ async def offer_free_staff(session: AsyncSession, *, settings: Settings, now: da
     return offers
 
 
+async def time_out(session: AsyncSession, *, settings: Settings, now: datetime) -> list[str]:
+    """Callers past `IVR_QUEUE_MAX_SECONDS` leave the line (`timeout`): the CallSids the
+    dispatcher redirects to their wait loop, which then offers the message, on time
+    rather than at the end of the announcement under way."""
+    sids = []
+    for call in await waiting_calls(session):
+        if waited(call, now=now) < settings.queue_max_seconds:
+            continue
+        locked = await session.scalar(select(Call).where(Call.id == call.id).with_for_update()
+                                      .execution_options(populate_existing=True))
+        if locked is None or locked.queue_since is None or locked.ended_at is not None:
+            continue
+        leave(locked, now=now, exit="timeout")
+        sids.append(locked.sid)
+    return sids
+
+
 async def withdraw(session: AsyncSession, *, offer: Offer, now: datetime, call_ended: bool) -> None:
     """The redirect could not be made: the leg never rang; the caller goes back in line
     (keeping their place) unless their call has ended."""

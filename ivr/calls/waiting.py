@@ -46,6 +46,8 @@ async def wait(session: AsyncSession, hotline: Hotline, *, form: Mapping[str, st
         if age < queue.STALE_OFFER_SECONDS:
             return hold(hotline)
         return connect_leg(hotline, call=call, leg=leg)  # the redirect never came
+    if call.queue_exit == "timeout" and not queue.is_waiting(call):
+        return transfer.take_message(hotline, call=call, response=response)  # the dispatcher's
     if not queue.is_waiting(call):  # still in the loop (a late turn): back in line
         queue.join(call, now=hotline.now)
     if queue.waited(call, now=hotline.now) >= hotline.settings.queue_max_seconds:

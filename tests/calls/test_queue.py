@@ -389,3 +389,28 @@ async def test_a_new_call_waits_for_a_dispatcher_pass_and_never_rings_the_person
     async with sessions() as session:
         legs = (await session.scalars(select(Leg).where(Leg.staff_name == "王小明"))).all()
     assert [leg.call_id for leg in legs][-1] == offer.call_id and len(legs) == 2
+
+
+async def test_the_dispatcher_offers_the_message_when_the_longest_wait_is_reached(
+        hotline, seed, clock, dispatch, fake_twilio, sessions, queue_settings):  # noqa: F811
+    """On time, not at the end of the announcement under way: the dispatcher redirects
+    the caller whose wait has reached `IVR_QUEUE_MAX_SECONDS` to the message."""
+    await seed.staff(STAFF[:1])
+    await put_through(hotline, Caller(hotline, "+8613900000001"))
+    caller = Caller(hotline, "+8613900000003")
+    await queued(hotline, caller, "0")
+    fake_twilio.live_call(caller.sid)
+    clock.advance(queue_settings.queue_max_seconds - 1)
+    await dispatch()
+    assert fake_twilio.updates == []
+    clock.advance(1)
+    await dispatch()
+    [(sid, form)] = fake_twilio.updates
+    assert sid == caller.sid and form["Url"] == "https://hotline.example.com/twilio/queue-wait"
+    twiml = await hotline.follow(form["Url"], caller.params())
+    assert "请在提示音后留下" in twiml.spoken and twiml.find("Record") is not None
+    async with sessions() as session:
+        call = await session.scalar(select(Call).where(Call.sid == caller.sid))
+    assert call.queue_exit == "timeout" and call.queue_wait_seconds == 120
+    await dispatch()
+    assert len(fake_twilio.updates) == 1  # once
