@@ -12,9 +12,9 @@ would be) makes its pass; every redirect it sends is followed at once, as Twilio
 Prints, figures only (not a test):
 - calls double-rung: a staff phone given a second caller while a leg of theirs still
   rings or talks, or a caller rung to two phones at once (must be 0);
-- free → next leg: from the moment a person becomes free (wrap-up over) while callers
-  wait, to the next waiting caller's leg to them (simulated seconds, p50 / p99 / max;
-  a person still free when the line empties is not counted);
+- free → next leg: from the moment a person becomes free (their wrap-up over) to the
+  leg that rings them for a caller who was waiting in line (simulated seconds, p50 /
+  p99 / max; the dispatcher's passes are `IVR_QUEUE_POLL_SECONDS` apart);
 - queue waits (p50 / p90 / p99 / max) and how callers left the line (rung, message on
   1 or past `IVR_QUEUE_MAX_SECONDS`, hung up);
 - each dispatcher pass's real (wall-clock) duration, p50 / p99: what it adds in reality.
@@ -51,7 +51,7 @@ from ivr.calls import dispatcher  # noqa: E402
 from ivr.people.imports import import_staff  # noqa: E402
 from ivr.platform import twilio_rest  # noqa: E402
 from ivr.platform.config import Settings  # noqa: E402
-from models import Call  # noqa: E402
+from models import Call, Leg  # noqa: E402
 from models.db import make_engine, make_sessionmaker, upgrade  # noqa: E402
 from models.writer import LoopWriter  # noqa: E402
 from tests.fake_twilio import ACCOUNT_SID, FakeTwilio  # noqa: E402
@@ -86,7 +86,8 @@ class Sim:
     waiting: set = field(default_factory=set)         # sids in the wait loop now
     phone_busy: dict = field(default_factory=dict)    # staff phone -> sid ringing/talking it
     caller_leg: dict = field(default_factory=dict)    # sid -> staff phone ringing/talking
-    free_since: dict = field(default_factory=dict)    # staff phone -> moment freed with callers waiting
+    free_at: dict = field(default_factory=dict)       # staff phone -> end of their wrap-up
+    line_at_free: dict = field(default_factory=dict)  # staff phone -> callers were waiting then
     double_rung: int = 0
     gaps: list = field(default_factory=list)
     taken_updates: int = 0
@@ -101,16 +102,17 @@ class Sim:
         caller.last = twiml
         dial = twiml.find("Dial")
         if dial is not None:
-            self.waiting.discard(sid)
             number = dial.find("Number")
             phone_no = number.text
             if self.phone_busy.get(phone_no) or self.caller_leg.get(sid):
                 self.double_rung += 1
             self.phone_busy[phone_no] = sid
             self.caller_leg[sid] = phone_no
-            freed = self.free_since.pop(phone_no, None)
-            if freed is not None and t >= freed:
-                self.gaps.append(t - freed)
+            freed = self.free_at.pop(phone_no, None)
+            if sid in self.waiting and freed is not None and t >= freed \
+                    and self.line_at_free.pop(phone_no, False):
+                self.gaps.append(t - freed)  # a waiting caller rung to a person now free
+            self.waiting.discard(sid)
             phone = StaffPhone(self.twilio, caller, dial, number)
             await phone.event("initiated", at(t))
             self.at(t + 1, "ringing", sid, phone)
@@ -181,11 +183,8 @@ class Sim:
             self.caller_leg.pop(sid, None)
             await self.end_call(sid, t)
             # Free when the wrap-up after Twilio's (whole-second) completed timestamp ends.
-            self.at(round(t) + self.args.wrap_up, "free", phone.number.text)
-        elif kind == "free":
-            # `sid` is the staff phone here; one an emergency took in wrap-up is not free.
-            if self.waiting and not self.phone_busy.get(sid):
-                self.free_since[sid] = t
+            self.free_at[phone.number.text] = round(t) + self.args.wrap_up
+            self.line_at_free.pop(phone.number.text, None)
         elif kind == "turn":
             redirect = caller.last.find("Redirect")
             await self.handle(sid, await self.twilio.follow(redirect.text, caller.params()), t)
@@ -255,14 +254,15 @@ async def main(args: argparse.Namespace, database_url: str) -> None:
             t_event = sim.events[0][0] if sim.events else float("inf")
             if next_pass <= t_event:
                 clock.t = next_pass
+                for phone_no, freed in sim.free_at.items():  # the line as the person frees
+                    if freed <= next_pass and phone_no not in sim.line_at_free:
+                        sim.line_at_free[phone_no] = bool(sim.waiting)
                 for writer, reader in zip(writers, sessions[1:]):
                     begun = time.perf_counter()
                     await dispatcher.run_once(writer=writer, reader=reader, client=rest,
                                               settings=settings, clock=clock)
                     pass_seconds.append(time.perf_counter() - begun)
                 await sim.follow_redirects(next_pass)
-                if not sim.waiting:  # nobody left in line: nobody to give the free to
-                    sim.free_since.clear()
                 next_pass += step
                 continue
             t, _, kind, sid, generation, data = heapq.heappop(sim.events)
@@ -274,6 +274,18 @@ async def main(args: argparse.Namespace, database_url: str) -> None:
 
         async with sessions[0]() as session:
             calls = (await session.scalars(select(Call).where(Call.queued_at.is_not(None)))).all()
+            legs = (await session.execute(
+                select(Leg.staff_id, Leg.created_at, Leg.completed_at, Leg.accepted,
+                       Call.menu_choice).join(Call, Call.id == Leg.call_id)
+                .order_by(Leg.staff_id, Leg.created_at, Leg.id))).all()
+        in_wrap_up = []
+        last_end: dict = {}
+        for leg in legs:
+            end = last_end.get(leg.staff_id)
+            if end is not None and leg.created_at < end + timedelta(seconds=args.wrap_up):
+                in_wrap_up.append(leg.menu_choice)
+            if leg.accepted and leg.completed_at is not None:
+                last_end[leg.staff_id] = leg.completed_at
         waits = [c.queue_wait_seconds or 0 for c in calls]
         exits: dict[str, int] = {}
         for c in calls:
@@ -283,10 +295,15 @@ async def main(args: argparse.Namespace, database_url: str) -> None:
               f"{args.wrap_up:g} s, {args.dispatchers} dispatchers, "
               f"{database_url.split(':')[0]}; {elapsed:.1f} s real")
         print(f"  calls double-rung            {sim.double_rung}")
+        print(f"  rung in wrap-up              {len(in_wrap_up)} "
+              f"({sum(c == 'emergency' for c in in_wrap_up)} emergencies, which may be)")
         print(f"  free -> next leg (sim s)     n={len(sim.gaps)} p50={fmt(percentile(sim.gaps, .5))} "
               f"p99={fmt(percentile(sim.gaps, .99))} max={fmt(max(sim.gaps, default=None))}")
         print(f"  queued callers               {len(calls)} of {args.callers}; left the line: "
               + ", ".join(f"{k} {v}" for k, v in sorted(exits.items())))
+        for exit_ in sorted(exits):
+            these = [c.queue_wait_seconds or 0 for c in calls if (c.queue_exit or "?") == exit_]
+            print(f"    {exit_:<26} p50={fmt(percentile(these, .5))} max={fmt(max(these))}")
         print(f"  queue wait (s)               p50={fmt(percentile(waits, .5))} "
               f"p90={fmt(percentile(waits, .9))} p99={fmt(percentile(waits, .99))} "
               f"max={fmt(max(waits, default=None))}")
