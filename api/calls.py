@@ -1,12 +1,12 @@
-"""`GET /api/calls` and `GET /api/stats`."""
+"""`GET /api/calls`, `GET /api/stats` and `GET /api/live`."""
 
 from __future__ import annotations
 
 from aiohttp import web
 
 from ivr.calls import calllog
-from ivr.platform.resources import READER, SETTINGS
-from ivr.reporting import stats
+from ivr.platform.resources import CLOCK, READER, SETTINGS
+from ivr.reporting import live, stats
 
 from .auth import api_user, date_range, forbidden
 
@@ -33,5 +33,17 @@ async def call_stats(request: web.Request) -> web.Response:
     start, end = date_range(request)
     settings = request.app[SETTINGS]
     async with request.app[READER]() as session:
-        figures = await stats.call_answer_stats(session, settings=settings, start=start, end=end)
+        figures = await stats.call_answer_stats(session, settings=settings, start=start, end=end,
+                                                now=request.app[CLOCK]())
     return web.json_response(figures)
+
+
+async def live_view(request: web.Request) -> web.Response:
+    """Now: calls in progress, who is free, today's figures (supervisors and admins)."""
+    user = await api_user(request)
+    if user.role not in SUPERVISORS:
+        raise forbidden("the live view is for supervisors")
+    settings = request.app[SETTINGS]
+    async with request.app[READER]() as session:
+        view = await live.live(session, settings=settings, now=request.app[CLOCK]())
+    return web.json_response(view)

@@ -60,6 +60,10 @@ PER_STAFF = {
         "staff": {"type": "string"}, "phone": {"type": "string"},
         "offered": {"type": "integer"}, "answered": {"type": "integer"},
         "within_three_rings": {"type": "integer"}, "three_ring_rate": NULLABLE_NUM,
+        # The switchboard's figures (README, *Who is free*).
+        "calls_handled": {"type": "integer"}, "talk_seconds": {"type": "integer"},
+        "signed_in_seconds": {"type": "integer"},
+        "occupancy": {**NULLABLE_NUM, "minimum": 0, "maximum": 1},
     },
 }
 
@@ -79,6 +83,16 @@ STATS = {
         "abandoned_calls": {"type": "integer"},
         "tickets_created": {"type": "integer"},
         "per_staff": {"type": "array", "items": PER_STAFF},
+        # The caller's wait for a person (in line and ringing) and the queue.
+        "calls_offered_to_person": {"type": "integer"},
+        "answered_within_20s": {"type": "integer"},
+        "answered_within_20s_rate": {**NULLABLE_NUM, "minimum": 0, "maximum": 1},
+        "average_speed_of_answer": NULLABLE_NUM,
+        "queued_calls": {"type": "integer"},
+        "average_queue_wait_seconds": NULLABLE_NUM,
+        "longest_queue_wait_seconds": {"type": ["integer", "null"]},
+        "abandoned_in_queue": {"type": "integer"},
+        "abandoned_in_queue_waits": {"type": "array", "items": {"type": "integer"}},
     },
 }
 
@@ -116,6 +130,34 @@ TICKET = {
     },
 }
 
+_MOMENT = {"type": ["string", "null"], "format": "date-time"}
+LIVE = {
+    "type": "object", "required": ["at", "calls", "staff", "today"],
+    "properties": {
+        "at": {"type": "string", "format": "date-time"},
+        "calls": {"type": "array", "items": {
+            "type": "object", "required": ["sid", "from", "state", "since", "menu_choice"],
+            "properties": {"sid": {"type": "string"}, "from": {"type": "string"},
+                           "state": {"type": "string",
+                                     "enum": ["menu", "queued", "ringing", "talking"]},
+                           "since": _MOMENT, "menu_choice": {"type": ["string", "null"]},
+                           "staff": {"type": "string"}, "phone": {"type": "string"},
+                           "waited_seconds": {"type": "integer"}}}},
+        "staff": {"type": "array", "items": {
+            "type": "object", "required": ["staff", "phone", "state", "since"],
+            "properties": {"staff": {"type": "string"}, "phone": {"type": "string"},
+                           "state": {"type": "string", "enum": ["available", "ringing",
+                                                                "talking", "wrap_up", "away"]},
+                           "since": _MOMENT}}},
+        "today": {"type": "object", "required": ["three_ring_rate", "abandoned_calls",
+                                                 "queued_calls", "longest_wait_seconds"],
+                  "properties": {"three_ring_rate": {"type": ["number", "null"]},
+                                 "abandoned_calls": {"type": "integer"},
+                                 "queued_calls": {"type": "integer"},
+                                 "longest_wait_seconds": {"type": "integer"}}},
+    },
+}
+
 UNAUTHORISED = _json(ERROR, "no valid bearer token")
 BAD = _json(ERROR, "bad parameters")
 
@@ -138,6 +180,11 @@ DOCUMENT = {
             "summary": "Call-answer statistics for the range",
             "parameters": RANGE_PARAMS,
             "responses": {"200": _json(STATS, "the figures"), "400": BAD, "401": UNAUTHORISED,
+                          "403": _json(ERROR, "for supervisors and admins only")},
+        }},
+        "/api/live": {"get": {
+            "summary": "Now: calls in progress, each staff member's state, today's figures",
+            "responses": {"200": _json(LIVE, "what is happening now"), "401": UNAUTHORISED,
                           "403": _json(ERROR, "for supervisors and admins only")},
         }},
         "/api/tickets": {"get": {

@@ -38,11 +38,13 @@ async def database(app: web.Application):
 
 def create_app(settings: Settings | None = None, *, clock: Clock = utcnow, run_dialer: bool = False,
                scripts: CallScripts | None = None,
-               run_scheduler: bool = False) -> web.Application:
+               run_scheduler: bool = False, run_queue: bool = False) -> web.Application:
     """Build the server. Scripts are loaded (and checked) here, so a bad one stops start.
 
     `run_scheduler`: the ticket escalation / daily-count loop (on in `ivr serve`; tests
-    drive `scheduler.run_once` themselves with a frozen clock)."""
+    drive `scheduler.run_once` themselves with a frozen clock). `run_queue`: the queue
+    dispatcher that rings waiting callers through to whoever becomes free (on in `ivr
+    serve`; tests drive `dispatcher.run_once` or turn it on)."""
     settings = settings or Settings()
     app = web.Application(middlewares=[json_errors, require_twilio_signature],
                           client_max_size=MAX_BODY)
@@ -56,11 +58,17 @@ def create_app(settings: Settings | None = None, *, clock: Clock = utcnow, run_d
     app.cleanup_ctx.append(resilience.journal_and_roster)
     if run_scheduler:
         app.cleanup_ctx.append(scheduler.background)
-    if run_dialer:  # the outbound dialer and SMS sender (tests drive dialer.run_once)
-        from ivr.outbound import dialer
+    if run_dialer or run_queue:
         from ivr.platform import twilio_rest
 
         app.cleanup_ctx.append(twilio_rest.rest_client)
+    if run_dialer:  # the outbound dialer and SMS sender (tests drive dialer.run_once)
+        from ivr.outbound import dialer
+
         app.cleanup_ctx.append(dialer.background)
+    if run_queue:
+        from ivr.calls import dispatcher
+
+        app.cleanup_ctx.append(dispatcher.background)
     setup_routes(app)
     return app

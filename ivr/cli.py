@@ -41,7 +41,8 @@ def cmd_serve(args, settings: Settings) -> None:
 
     settings.check_startable()
     try:
-        app = create_app(settings, run_dialer=not args.no_dialer, run_scheduler=True)
+        app = create_app(settings, run_dialer=not args.no_dialer, run_scheduler=True,
+                         run_queue=True)
     except (ForbiddenPhraseError, FileNotFoundError) as exc:
         raise CommandError(f"cannot start: {exc}") from None
     asyncio.run(upgrade(settings.database_url))

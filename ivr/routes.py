@@ -14,6 +14,7 @@ import pages.login
 import pages.notices
 import pages.render
 import pages.reports
+import pages.staff
 import pages.tickets
 import webhooks.followup as followup
 import webhooks.outbound as outbound
@@ -29,6 +30,7 @@ def setup_routes(app: web.Application) -> None:
     app.router.add_post("/twilio/status", voice.status)
     app.router.add_post("/twilio/menu", voice.menu)
     app.router.add_post("/twilio/notice", voice.notice)
+    app.router.add_post("/twilio/staff-menu", voice.staff_menu)
     app.router.add_post("/twilio/repair", voice.repair)
     app.router.add_post("/twilio/fees", voice.fees)
     app.router.add_post("/twilio/dial-result", voice.dial_result)
@@ -36,6 +38,9 @@ def setup_routes(app: web.Application) -> None:
     app.router.add_post("/twilio/screen-answer", voice.screen_answer)
     app.router.add_post("/twilio/leg-status", voice.leg_status)
     app.router.add_post("/twilio/message", voice.message)
+    app.router.add_post("/twilio/queue-wait", voice.queue_wait)
+    app.router.add_post("/twilio/queue-key", voice.queue_key)
+    app.router.add_post("/twilio/queue-connect", voice.queue_connect)
     app.router.add_post("/twilio/follow-up-answer", followup.answer)
     # Calls the dialer places (callbacks, reminders, follow-ups, escalations).
     app.router.add_post("/twilio/outbound", outbound.answer)
@@ -46,6 +51,7 @@ def setup_routes(app: web.Application) -> None:
     # Supervisors' tools.
     app.router.add_get("/api/calls", api.calls.calls)
     app.router.add_get("/api/stats", api.calls.call_stats)
+    app.router.add_get("/api/live", api.calls.live_view)
     app.router.add_get("/api/tickets", api.tickets.list_tickets)
     app.router.add_post("/api/tickets", api.tickets.create)
     app.router.add_post(r"/api/tickets/{id:\d+}/resolve", api.tickets.resolve)
@@ -70,6 +76,7 @@ def setup_routes(app: web.Application) -> None:
     app.router.add_get("/admin", pages.admin.admin)
     app.router.add_post("/admin/users", pages.admin.save_user)
     app.router.add_post(r"/admin/staff/{id:\d+}/active", pages.admin.toggle_staff)
+    app.router.add_post(r"/staff/{id:\d+}/sign-in", pages.staff.sign_in_out)
     app.router.add_post("/campaigns/fee-reminder", pages.admin.start_fee_campaign)
     app.router.add_post("/notices", pages.notices.post_notice)
     app.router.add_post(r"/notices/{id:\d+}/close", pages.notices.close_notice)

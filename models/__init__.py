@@ -4,12 +4,13 @@ from .base import Base, UTCDateTime
 from .call import Call, CallEvent, Leg
 from .dialer import Attempt, Campaign, OutboundJob, PaceSlot, SmsMessage
 from .notice import Notice, NoticeSubscription
-from .people import Resident, Staff
+from .people import Resident, Staff, StaffSignIn
 from .ticket import Ticket, TicketHistory
 from .user import ApiToken, AuditEntry, LoginSession, User
 
 __all__ = [
     "ApiToken", "Attempt", "AuditEntry", "Base", "Call", "CallEvent", "Campaign", "Leg", "LoginSession",
-    "Notice", "NoticeSubscription", "OutboundJob", "PaceSlot", "Resident", "SmsMessage", "Staff", "Ticket", "TicketHistory", "User",
+    "Notice", "NoticeSubscription", "OutboundJob", "PaceSlot", "Resident", "SmsMessage", "Staff",
+    "StaffSignIn", "Ticket", "TicketHistory", "User",
     "UTCDateTime",
 ]

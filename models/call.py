@@ -47,6 +47,17 @@ class Call(Base):
     notice_id: Mapped[int | None] = mapped_column(Integer, default=None, index=True)
     # The dialer job that placed an outbound call (no FK: jobs point at tickets at calls).
     outbound_job_id: Mapped[int | None] = mapped_column(Integer, default=None, index=True)
+    # The queue (ivr/calls/queue.py), when every staff member was busy. `queued_at`: first
+    # in line (the order); `queue_since`: in line now (None when not waiting); priority 1
+    # for an emergency, which goes to the head; `queue_wait_seconds`: the waits ended so
+    # far; `queue_exit`: rung, message, timeout or abandoned; `queue_leg_id`: the leg a
+    # free person was reserved for, while the caller is being redirected to it.
+    queued_at: Mapped[datetime | None] = mapped_column(default=None)
+    queue_since: Mapped[datetime | None] = mapped_column(default=None)
+    queue_priority: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    queue_wait_seconds: Mapped[int | None] = mapped_column(Integer, default=None)
+    queue_exit: Mapped[str | None] = mapped_column(String(16), default=None)
+    queue_leg_id: Mapped[int | None] = mapped_column(Integer, default=None)
 
     legs: Mapped[list["Leg"]] = relationship(
         back_populates="call", order_by="Leg.id", lazy="raise"
@@ -54,7 +65,8 @@ class Call(Base):
 
     # Covering: the dashboard's figures for a month read this index, not the table.
     __table_args__ = (Index("ix_calls_started_at", "started_at", "direction", "outcome",
-                            "menu_choice"),)
+                            "menu_choice"),
+                      Index("ix_calls_queue_since", "queue_since", "queue_priority", "queued_at"))
 
 
 class CallEvent(Base):
@@ -110,4 +122,6 @@ class Leg(Base):
               "phone"),
         Index("ix_legs_call_id", "call_id", "accepted", "ringing_at", "initiated_at",
               "answered_at"),
+        # Who is free (ivr.calls.presence): one staff member's recent legs.
+        Index("ix_legs_staff_id_created_at", "staff_id", "created_at"),
     )

@@ -72,6 +72,9 @@ class Attempt(Base):
     error: Mapped[str | None] = mapped_column(Text, default=None)
     finished_at: Mapped[datetime | None] = mapped_column(default=None)
 
+    # Who is free (ivr.calls.presence): one staff member's recent callbacks.
+    __table_args__ = (Index("ix_attempts_staff_id_created_at", "staff_id", "created_at"),)
+
 
 class SmsMessage(Base):
     __tablename__ = "sms_messages"

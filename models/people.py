@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import Boolean, Integer, Numeric, String
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, Numeric, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from .base import Base
@@ -37,3 +37,22 @@ class Resident(Base):
     address: Mapped[str] = mapped_column(String(200), default="")
     arrears: Mapped[Decimal] = mapped_column(Numeric(12, 2), default=Decimal("0"))
     updated_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class StaffSignIn(Base):
+    """签入/签出: a staff member says they are (not) taking hotline calls.
+
+    Rows are only appended: who is signed in is the latest row, so every process reads
+    the same answer and the supervisors' figures (time signed in) can be recomputed."""
+
+    __tablename__ = "staff_sign_ins"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    staff_id: Mapped[int] = mapped_column(ForeignKey("staff.id"))
+    at: Mapped[datetime] = mapped_column()
+    signed_in: Mapped[bool] = mapped_column(Boolean)
+    # Where it was said: `page` (the staff page), `keypad` (the staff menu on the hotline).
+    source: Mapped[str] = mapped_column(String(20), default="page")
+    actor: Mapped[str] = mapped_column(String(100), default="")
+
+    __table_args__ = (Index("ix_staff_sign_ins_staff_at", "staff_id", "at"),)

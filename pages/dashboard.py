@@ -6,7 +6,7 @@ from datetime import date
 
 from aiohttp import web
 
-from ivr.calls import notices
+from ivr.calls import notices, presence
 from ivr.platform.resources import CLOCK, JOURNAL, READER, SETTINGS
 from ivr.reporting import dashboard, spike
 from models import Staff
@@ -22,7 +22,10 @@ FIGURE_ROWS = [
     ("average_speed_of_answer", "seconds"), ("inbound_calls", "count"),
     ("outbound_calls", "count"), ("transfers_offered", "count"),
     ("transfers_answered", "count"), ("answered_within_three_rings", "count"),
-    ("abandoned_calls", "count"), ("tickets_created", "count"),
+    ("abandoned_calls", "count"), ("queued_calls", "count"),
+    ("average_queue_wait_seconds", "seconds"), ("longest_queue_wait_seconds", "seconds"),
+    ("abandoned_in_queue", "count"), ("abandoned_in_queue_waits", "waits"),
+    ("tickets_created", "count"),
     ("open_tickets", "count"), ("overdue_tickets", "count"),
     ("follow_up_rate", "percent"), ("satisfaction_rate", "percent"),
     ("fee_reminder_coverage", "percent"),
@@ -56,6 +59,7 @@ async def home(request: web.Request) -> web.Response:
         open_notices = await notices.active(session)
         notice_figures = await notices.figures(session, [n.id for n in open_notices])
         alarm = await spike.spike(session, settings=settings, now=now)
+        floor = await on_the_floor(session, settings=settings, now=now)
     t = translator(language(request))
     missed = sorted({name for f in board.figures.values() for name in f["missed"]},
                     key=[r[0] for r in FIGURE_ROWS].index)
@@ -67,7 +71,8 @@ async def home(request: web.Request) -> web.Response:
                                         three_rings=settings.three_rings_seconds, t=t),
         trend=charts.daily_trend(board.trend, t=t),
         heat=charts.heat_map(board.heat, t=t),
-        three_rings=settings.three_rings_seconds,
+        three_rings=settings.three_rings_seconds, floor=floor,
+        signed_out_on_shift=[p for p in floor if p["on_shift"] and not p["signed_in"]],
         notices=[{"id": n.id, "where": n.where, "text": n.text,
                   "until": n.until.astimezone(settings.tz) if n.until else None,
                   **notice_figures[n.id]} for n in open_notices],
@@ -78,19 +83,30 @@ async def home(request: web.Request) -> web.Response:
     )
 
 
+async def on_the_floor(session, *, settings, now) -> list[dict]:
+    """Who is on shift or signed in, and their state now (值班状态)."""
+    return [{"staff_id": s.id, "staff": s.name, "phone": s.phone, "department": s.department,
+             "state": p.state, "on_shift": p.on_shift, "signed_in": p.signed_in,
+             "since": p.since.astimezone(settings.tz).strftime("%H:%M") if p.since else ""}
+            for s, p in await presence.roll_call(session, settings=settings, now=now)]
+
+
 async def my_work(request: web.Request) -> web.Response:
     """A staff member's own figures (today, week, month) and open tickets."""
     user = user_of(request)
     settings = request.app[SETTINGS]
     day = chosen_day(request)
     now = request.app[CLOCK]()
-    rows, own_tickets, person = {}, [], None
+    rows, own_tickets, person, mine = {}, [], None, None
     async with request.app[READER]() as session:
         if user.staff_id is not None:
             person = await session.get(Staff, user.staff_id)
+        if person is not None:
+            mine = (await presence.presences(session, settings=settings, now=now,
+                                             staff_ids=[person.id]))[person.id]
         for period in dashboard.periods(settings=settings, today=day):
             figures = await dashboard.stats.call_answer_stats(
-                session, settings=settings, start=period.start, end=period.end)
+                session, settings=settings, start=period.start, end=period.end, now=now)
             rows[period.key] = next((r for r in figures["per_staff"]
                                      if person and r["phone"] == person.phone), None)
         counts = {"open_tickets": 0, "overdue_tickets": 0}
@@ -99,4 +115,5 @@ async def my_work(request: web.Request) -> web.Response:
             own_tickets = await dashboard.open_tickets_owned(session, settings=settings,
                                                              staff=person)
     return render(request, "my.html", day=day, rows=rows, person=person, counts=counts,
+                  presence=mine,
                   tickets=own_tickets, now_iso=now.astimezone(settings.tz).isoformat())

@@ -93,7 +93,15 @@ def local_time(value: str | datetime | None, fmt: str = "%Y-%m-%d %H:%M:%S") -> 
     return moment.strftime(fmt)
 
 
-env.filters.update(percent=percent, number=number, local_time=local_time)
+def hours(seconds: int | float | None) -> str:
+    """A duration as H:MM (talk time, time signed in)."""
+    if seconds is None:
+        return "—"
+    minutes = int(seconds) // 60
+    return f"{minutes // 60}:{minutes % 60:02d}"
+
+
+env.filters.update(percent=percent, number=number, local_time=local_time, hours=hours)
 
 
 def render(request: web.Request, template: str, *, status: int = 200, **context) -> web.Response:

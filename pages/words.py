@@ -41,6 +41,11 @@ WORDS: dict[str, tuple[str, str]] = {
     "transfers_answered": ("转接接听", "Transfers answered"),
     "answered_within_three_rings": ("三声内接听", "Answered within three rings"),
     "abandoned_calls": ("放弃来电", "Abandoned calls"),
+    "queued_calls": ("排队来电", "Calls that waited in line"),
+    "average_queue_wait_seconds": ("平均排队时长（秒）", "Average wait in line (s)"),
+    "longest_queue_wait_seconds": ("最长排队时长（秒）", "Longest wait in line (s)"),
+    "abandoned_in_queue": ("排队中放弃", "Abandoned in line"),
+    "abandoned_in_queue_waits": ("排队放弃前等待（秒）", "Their waits before hanging up (s)"),
     "tickets_created": ("新建工单", "Tickets created"),
     "open_tickets": ("未完成工单", "Open tickets"),
     "overdue_tickets": ("超时工单", "Overdue tickets"),
@@ -98,6 +103,20 @@ WORDS: dict[str, tuple[str, str]] = {
     "within_three": ("三声内", "Within 3 rings"), "missed": ("未接", "Missed"),
     "avg_ring": ("平均响铃", "Avg ring"), "tickets_owned": ("负责工单", "Tickets owned"),
     "tickets_overdue": ("超时", "Overdue"),
+    "calls_handled": ("处理通话", "Calls handled"), "talk_time": ("通话时长", "Talk time"),
+    "signed_in_time": ("签入时长", "Time signed in"), "occupancy": ("占用率", "Occupancy"),
+    # the switchboard: who is free (签入/签出)
+    "staff_now": ("值班状态", "Staff now"), "state": ("状态", "State"),
+    "since": ("起始", "Since"), "on_shift": ("在班", "On shift"),
+    "state_available": ("空闲", "available"), "state_ringing": ("振铃中", "ringing"),
+    "state_talking": ("通话中", "talking"), "state_wrap_up": ("话后处理", "wrap-up"),
+    "state_away": ("已签出", "away"),
+    "sign_in": ("签入", "Sign in"), "sign_out": ("签出", "Sign out"),
+    "signed_out_on_shift": ("在班但已签出：", "On shift but signed out:"),
+    "nobody_on_shift": ("当前无人在班", "Nobody is on shift"),
+    "sign_in_hint": ("签出后热线来电不再转接到您的电话；也可用登记的电话拨打热线，按1签入、按2签出。",
+                     "Signed out, hotline calls are not put through to you. You can also call "
+                     "the hotline from your registered phone: 1 signs in, 2 signs out."),
     "speed_note": ("接听速度：首个员工电话开始振铃（Twilio ringing 时间戳）到接听人接起"
                    "（answered 时间戳）之间的秒数。",
                    "Speed of answer: seconds from the first staff phone ringing (Twilio's "

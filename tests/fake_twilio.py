@@ -69,6 +69,9 @@ class FakeTwilio:
     faults: list[Fault] = field(default_factory=list)
     url: str = ""
     record: bool = True
+    # Calls updated (`calls(sid).update(url=…)`), in order: (sid, form).
+    updates: list[tuple[str, dict]] = field(default_factory=list)
+    updated: asyncio.Event = field(default_factory=asyncio.Event)
 
     # --- control ---
     def fail_next(self, count: int = 1, **fault) -> None:
@@ -78,6 +81,27 @@ class FakeTwilio:
     def creates(self, kind: str = "Calls") -> list[Recorded]:
         return [r for r in self.requests
                 if r.method == "POST" and r.path.endswith(f"/{kind}.json")]
+
+    def live_call(self, sid: str, *, to: str = HOTLINE, from_: str = "") -> None:
+        """An inbound call in progress, as Twilio knows it: it can be redirected."""
+        self.calls[sid] = {"sid": sid, "account_sid": self.account_sid, "to": to, "from": from_,
+                           "status": "in-progress", "direction": "inbound",
+                           "uri": API.format(account=self.account_sid) + f"/Calls/{sid}.json",
+                           "_request": {}}
+
+    def end_call(self, sid: str) -> None:
+        """The caller hung up: the call can no longer be redirected (error 21220)."""
+        if sid in self.calls:
+            self.calls[sid]["status"] = "completed"
+
+    async def next_update(self, timeout: float) -> tuple[str, dict]:
+        """Wait (at most `timeout` s) for the next call update not yet taken."""
+        taken = getattr(self, "_taken", 0)
+        while len(self.updates) <= taken:
+            self.updated.clear()
+            await asyncio.wait_for(self.updated.wait(), timeout)
+        self._taken = taken + 1
+        return self.updates[taken]
 
     def created_calls(self, to: str | None = None) -> list[dict]:
         return [c for c in self.calls.values() if to is None or c["to"] == to]
@@ -89,6 +113,7 @@ class FakeTwilio:
         app.router.add_post(base + "/Calls.json", self._create_call)
         app.router.add_get(base + "/Calls.json", self._list_calls)
         app.router.add_get(base + "/Calls/{sid}.json", self._fetch_call)
+        app.router.add_post(base + "/Calls/{sid}.json", self._update_call)
         app.router.add_post(base + "/Messages.json", self._create_message)
         app.router.add_get(base + "/Messages.json", self._list_messages)
         return app
@@ -182,6 +207,23 @@ class FakeTwilio:
         call = self.calls.get(request.match_info["sid"])
         if call is None:
             return self._error(404, 20404, "The requested resource was not found")
+        return web.json_response(_public(call))
+
+    async def _update_call(self, request: web.Request) -> web.Response:
+        """A live call redirected to new TwiML (`Url`), as api.twilio.com does it."""
+        sid = request.match_info["sid"]
+        call = self.calls.get(sid)
+        if call is None:
+            return self._error(404, 20404, "The requested resource was not found")
+        form = request[FORM]
+        failed = await self._fault(lambda: None)
+        if failed is not None:
+            return failed
+        if form.get("Url") and call["status"] not in ("queued", "ringing", "in-progress"):
+            return self._error(400, 21220, "Call is not in-progress. Cannot redirect.")
+        call["_request"] = {**call["_request"], **form}
+        self.updates.append((sid, dict(form)))
+        self.updated.set()
         return web.json_response(_public(call))
 
     async def _create_message(self, request: web.Request) -> web.Response:

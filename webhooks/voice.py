@@ -8,7 +8,7 @@ from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncSession
 from twilio.twiml.voice_response import VoiceResponse
 
-from ivr.calls import callflow, degraded, transfer
+from ivr.calls import callflow, degraded, transfer, waiting
 from ivr.platform.hotline import Hotline
 
 from .twiml import twiml_webhook
@@ -35,6 +35,10 @@ def callback_key(path: str, query: Fields, form: Fields) -> str:
 
 async def _answer(session: AsyncSession, hotline: Hotline, query: Fields, form: Fields):
     return await callflow.answer(session, hotline, form=form)
+
+
+async def _staff_menu(session, hotline, query, form):
+    return await callflow.staff_menu(session, hotline, form=form)
 
 
 async def _menu(session, hotline, query, form):
@@ -85,6 +89,21 @@ async def _message(session, hotline, query, form):
     return await transfer.message(session, hotline, form=form)
 
 
+async def _queue_wait(session, hotline, query, form):
+    return await waiting.wait(session, hotline, form=form)
+
+
+async def _queue_key(session, hotline, query, form):
+    return await waiting.key(session, hotline, form=form)
+
+
+async def _queue_connect(session, hotline, query, form):
+    leg = await transfer.get_leg(session, hotline, query, form)
+    if leg is None:
+        raise web.HTTPBadRequest(text="unknown leg")
+    return await waiting.connect(session, hotline, form=form, leg=leg)
+
+
 async def _status(session, hotline, query, form):
     if query.get("job"):  # a call the dialer placed: `?job=ID&n=ATTEMPT` (ivr/outbound/answered.py)
         from ivr.outbound import answered
@@ -98,6 +117,7 @@ async def _status(session, hotline, query, form):
 voice = twiml_webhook(_answer)
 menu = twiml_webhook(_menu)
 notice = twiml_webhook(_notice)
+staff_menu = twiml_webhook(_staff_menu)
 repair = twiml_webhook(_repair)
 fees = twiml_webhook(_fees)
 dial_result = twiml_webhook(_dial_result, fallback=degraded.after_dial)
@@ -106,4 +126,7 @@ screen_answer = twiml_webhook(_screen_answer, fallback=degraded.screen_answer, o
 leg_status = twiml_webhook(_leg_status, dedupe=callback_key, fallback=degraded.nothing,
                            on_error=nothing)
 message = twiml_webhook(_message, fallback=degraded.message)
+queue_wait = twiml_webhook(_queue_wait)
+queue_key = twiml_webhook(_queue_key)
+queue_connect = twiml_webhook(_queue_connect)
 status = twiml_webhook(_status, dedupe=callback_key, fallback=degraded.nothing, on_error=nothing)

@@ -11,7 +11,7 @@ from typing import Mapping
 from sqlalchemy.ext.asyncio import AsyncSession
 from twilio.twiml.voice_response import VoiceResponse
 
-from ivr.calls import notices, speech, transfer
+from ivr.calls import notices, speech, staff_line, transfer
 from ivr.calls.records import create_or_get_call, get_or_create_call
 from ivr.calls.speech import HINTS
 from ivr.platform.hotline import Hotline, yuan
@@ -85,9 +85,31 @@ def menu_gather(hotline: Hotline, response: VoiceResponse, call: Call) -> None:
 
 
 async def answer(session: AsyncSession, hotline: Hotline, *, form: Mapping[str, str]) -> VoiceResponse:
-    """`POST /twilio/voice`: greet by time of day, recognise the caller, offer the menu."""
+    """`POST /twilio/voice`: greet by time of day, recognise the caller, offer the menu.
+    A staff member calling from their registered phone hears the staff menu (签入/签出)."""
     call = await create_or_get_call(session, form=form, now=hotline.now)
-    resident = await session.get(Resident, call.resident_id) if call.resident_id else None
+    if call.resident_id is None:
+        staff = await staff_line.staff_calling(session, call=call)
+        if staff is not None:
+            return await staff_line.staff_menu(session, hotline, call=call, staff=staff)
+    return await greet(session, hotline, call=call,
+                       resident=await session.get(Resident, call.resident_id) if call.resident_id else None)
+
+
+async def staff_menu(session: AsyncSession, hotline: Hotline, *,
+                     form: Mapping[str, str]) -> VoiceResponse:
+    """`POST /twilio/staff-menu`: sign in or out; else the residents' greeting and menu."""
+    call = await get_or_create_call(session, form=form, now=hotline.now)
+    done = await staff_line.staff_key(session, hotline, call=call, form=form)
+    if done is not None:
+        return done
+    call.outcome = None  # trying the line as a resident: an ordinary call from here on
+    return await greet(session, hotline, call=call, resident=None)
+
+
+async def greet(session: AsyncSession, hotline: Hotline, *, call: Call,
+                resident: Resident | None) -> VoiceResponse:
+    """The greeting, an outage notice for this caller if there is one, then the menu."""
     speaker = hotline.speaker(call.language)
     response = VoiceResponse()
     speaker.say(

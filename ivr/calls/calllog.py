@@ -49,6 +49,9 @@ def call_view(call: Call, legs: list[Leg], ticket_ids: list[int], settings: Sett
         "status": call.status,
         "outcome": call.outcome,
         "waited_seconds": call.waited_seconds,
+        "queued_at": iso(call.queued_at, settings),
+        "queue_wait_seconds": call.queue_wait_seconds,
+        "queue_exit": call.queue_exit,
         "language": call.language,
         # What the caller said at the menu, if they spoke instead of pressing a key.
         "speech": ({"text": call.speech_text, "confidence": call.speech_confidence,

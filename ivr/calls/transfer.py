@@ -14,8 +14,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from twilio.twiml.voice_response import Dial, VoiceResponse
 
+from ivr.calls import presence, queue
 from ivr.calls.records import apply_call_status, find_call, get_or_create_call, is_newer, legs_of
-from ivr.people import roster
 from ivr.platform.clock import parse_int, parse_twilio_timestamp
 from ivr.platform.phones import normalise_or_none
 from ivr.tickets import lifecycle
@@ -85,24 +85,42 @@ async def hunt_moved_on(session: AsyncSession, *, leg: Leg) -> bool:
 async def ring_next(session: AsyncSession, hotline: "Hotline", *, call: Call,
                     response: VoiceResponse, duty_only: bool = False,
                     first_hunt: bool = False) -> VoiceResponse:
-    """Dial the next person on duty not yet tried on this call, or take a message.
+    """Dial the next free person not yet tried on this call, or take a message.
 
     `first_hunt`: nobody has been rung yet (every leg is made with the call's
     `transfer_requested_at` set, so a call without one has no legs to read)."""
     speaker = hotline.speaker(call.language)
+    await queue.hold_switchboard(session)  # whom to ring is decided one call at a time
     tried = [] if first_hunt else await legs_of(session, call)
-    tried_staff = {leg.staff_id for leg in tried}
-    candidates = await roster.on_duty(session, settings=hotline.settings, now=hotline.now,
-                                      duty_only=duty_only or call.menu_choice == "emergency")
-    remaining = [s for s in candidates if s.id not in tried_staff]
-    if not remaining or len(tried) >= hotline.settings.max_hunt:
+    tried_staff = {leg.staff_id for leg in tried if leg.staff_id}
+    if len(tried) >= hotline.settings.max_hunt:
         return take_message(hotline, call=call, response=response)
-    staff = remaining[0]
+    if await queue.line_ahead(session, call):
+        # Callers already in line come first (first in, first out): join them.
+        queue.join(call, now=hotline.now)
+        return await queue.wait_turn(session, hotline, call=call, response=response)
+    # Only someone free: never a phone ringing for another caller, talking, in wrap-up
+    # (but for an emergency) or signed out, chosen under lock (ivr.calls.presence).
+    staff = await presence.take_free_staff(
+        session, settings=hotline.settings, now=hotline.now, choice=call.menu_choice,
+        duty_only=duty_only, exclude=tried_staff)
+    if staff is None:
+        if await queue.someone_busy(session, settings=hotline.settings, now=hotline.now,
+                                    call=call, tried=tried_staff):
+            # Everyone who could take it is busy: wait in line rather than leave a message.
+            queue.join(call, now=hotline.now)
+            return await queue.wait_turn(session, hotline, call=call, response=response)
+        return take_message(hotline, call=call, response=response)
     leg = Leg(call_id=call.id, staff_id=staff.id, staff_name=staff.name, phone=staff.phone,
               attempt=len(tried) + 1, created_at=hotline.now)
     session.add(leg)
     await session.flush()
     speaker.say(response, "please_wait" if not tried else "sorry_wait")
+    return dial_leg(hotline, call=call, leg=leg, response=response)
+
+
+def dial_leg(hotline: "Hotline", *, call: Call, leg: Leg, response: VoiceResponse) -> VoiceResponse:
+    """The `<Dial>` of one leg: three rings, screened, every call-progress event timed."""
     dial = Dial(
         action=leg_url(hotline, "/twilio/dial-result", leg),
         method="POST",
@@ -110,7 +128,7 @@ async def ring_next(session: AsyncSession, hotline: "Hotline", *, call: Call,
         caller_id=call.to_number or hotline.settings.hotline_number or None,
     )
     dial.number(
-        staff.phone,
+        leg.phone,
         url=leg_url(hotline, "/twilio/screen", leg),
         method="POST",
         status_callback=leg_url(hotline, "/twilio/leg-status", leg),
@@ -308,6 +326,8 @@ async def call_status(session: AsyncSession, hotline: "Hotline", *, form: Mappin
 
 async def settle(session: AsyncSession, hotline: "Hotline", *, call: Call) -> None:
     """The call has ended: a caller who was waiting for a person and got nobody abandoned."""
+    if queue.is_waiting(call):  # hung up in line: an abandoned call, with its wait
+        queue.leave(call, now=call.ended_at or hotline.now, exit="abandoned")
     legs = await legs_of(session, call)
     if any(leg.bridged or leg.accepted for leg in legs):
         call.outcome = "answered"
@@ -318,6 +338,8 @@ async def settle(session: AsyncSession, hotline: "Hotline", *, call: Call) -> No
     if call.outcome in ("message", "missed", "answered"):
         return
     waiting_since = min((leg.initiated_at for leg in legs if leg.initiated_at), default=None)
+    if call.queued_at is not None:  # in line before any phone rang
+        waiting_since = min(waiting_since or call.queued_at, call.queued_at)
     waiting_since = waiting_since or call.transfer_requested_at
     if call.ended_at is not None:
         call.waited_seconds = max(0, round((call.ended_at - waiting_since).total_seconds()))

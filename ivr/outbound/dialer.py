@@ -34,14 +34,14 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select, update
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from twilio.rest import Client
 
+from ivr.calls import presence
 from ivr.calls.records import get_or_create_call
 from ivr.outbound import jobs
 from ivr.outbound.pace import Pace
-from ivr.people import roster
 from ivr.platform import twilio_rest
 from ivr.platform.clock import Clock
 from ivr.platform.config import Settings
@@ -105,13 +105,18 @@ async def prepare(session: AsyncSession, job: OutboundJob, *, settings: Settings
             return None
         job.phone = resident.phone
     if job.kind == "callback":
-        staff = await roster.on_duty(session, settings=settings, now=now)
-        if not staff:
+        # A free person (never one talking, ringing or signed out: ivr.calls.presence), not
+        # yet tried for this job; when everyone free was tried, round again.
+        tried = set((await session.scalars(select(Attempt.staff_id).where(
+            Attempt.job_id == job.id, Attempt.staff_id.is_not(None)))).all())
+        person = await presence.take_free_staff(session, settings=settings, now=now,
+                                                choice="person", exclude=tried)
+        if person is None and tried:
+            person = await presence.take_free_staff(session, settings=settings, now=now,
+                                                    choice="person")
+        if person is None:
             job.next_attempt_at = now + timedelta(minutes=jobs.STAFF_RETRY_MINUTES)
             return None
-        misses = int(await session.scalar(select(func.count()).select_from(Attempt).where(
-            Attempt.job_id == job.id, Attempt.state != "void")) or 0)
-        person = staff[misses % len(staff)]
         return person.phone, person.id
     return job.phone, None
 

@@ -10,7 +10,7 @@ import asyncio
 import json
 import os
 from dataclasses import asdict, dataclass
-from datetime import datetime, time
+from datetime import datetime, time, timedelta, timezone
 from pathlib import Path
 
 from aiohttp import web
@@ -34,6 +34,30 @@ def covers(shift: tuple[time, time], moment: time) -> bool:
     if start < end:
         return start <= moment < end or (end == time(23, 59, 59, 999999) and moment >= start)
     return moment >= start or moment < end
+
+
+def shift_start(shifts: str, *, settings: Settings, now: datetime) -> datetime | None:
+    """When the shift that covers `now` began (a shift crossing midnight began yesterday).
+
+    None when no shift covers `now`, and `datetime.min` (UTC) for a shift that never
+    ends (`00:00-24:00`): a sign-out then holds until the next sign-in."""
+    local = now.astimezone(settings.tz)
+    try:
+        shifts_ = parse_shifts(shifts)
+    except ValueError:
+        return None
+    starts = []
+    for shift in shifts_:
+        if not covers(shift, local.time()):
+            continue
+        start, end = shift
+        if start == end or (start == time(0, 0) and end == time(23, 59, 59, 999999)):
+            return datetime.min.replace(tzinfo=timezone.utc)
+        began = local.replace(hour=start.hour, minute=start.minute, second=0, microsecond=0)
+        if began > local:
+            began -= timedelta(days=1)
+        starts.append(began)
+    return min(starts) if starts else None
 
 
 def on_shift(shifts: str, local_time: time) -> bool:

@@ -6,9 +6,11 @@ The names of the public contract (`DATABASE_URL`, `TWILIO_*`, `IVR_*` ...) are f
 
 from __future__ import annotations
 
+import math
 import re
 from datetime import time
 from functools import cached_property
+from typing import Literal
 from zoneinfo import ZoneInfo
 
 from pydantic import Field, field_validator
@@ -46,16 +48,35 @@ class Settings(BaseSettings):
     follow_up_delay_minutes: int = Field(60, alias="IVR_FOLLOW_UP_DELAY_MINUTES", ge=0)
     port: int = Field(8080, alias="PORT")
     insecure_dev: bool = Field(False, alias="IVR_INSECURE_DEV")
+    # 话后处理: after a hotline call ends its staff member is not rung for this long.
+    wrap_up_seconds: float = Field(20, alias="IVR_WRAP_UP_SECONDS", ge=0)
+    hunt_strategy: Literal["longest_idle", "fewest_calls", "order"] = Field(
+        "longest_idle", alias="IVR_HUNT_STRATEGY")
 
     # --- ours, beyond the contract ---
-    # Twilio documents a few seconds of buffer added to call timeouts; the Dial timeout is
-    # three rings minus this buffer so the phone really stops at three rings.
-    dial_timeout_buffer_seconds: float = Field(5, alias="IVR_DIAL_TIMEOUT_BUFFER_SECONDS", ge=0)
+    # A `<Dial timeout>` counts from the start of the attempt, set-up included: three full
+    # rings plus this allowance for the set-up (README, *Three rings*).
+    dial_timeout_buffer_seconds: float = Field(3, alias="IVR_DIAL_TIMEOUT_BUFFER_SECONDS", ge=0)
     dial_timeout_seconds: int | None = Field(None, alias="IVR_DIAL_TIMEOUT_SECONDS")
     max_hunt: int = Field(6, alias="IVR_MAX_HUNT", ge=1)
+    # Who rings first for each menu choice: departments tried in order before everyone
+    # else on duty (README, *Who rings first*).
+    route_person: str = Field("客服", alias="IVR_ROUTE_PERSON")
+    route_repair: str = Field("客服", alias="IVR_ROUTE_REPAIR")
+    route_emergency: str = Field("值班,工程", alias="IVR_ROUTE_EMERGENCY")
+    route_complaint: str = Field("客服", alias="IVR_ROUTE_COMPLAINT")
+    route_fees: str = Field("客服", alias="IVR_ROUTE_FEES")
+    route_inquiry: str = Field("客服", alias="IVR_ROUTE_INQUIRY")
     duty_departments: str = Field("值班,夜班,duty", alias="IVR_DUTY_DEPARTMENTS")
     office_hours: str = Field("08:00-18:00", alias="IVR_OFFICE_HOURS")
     message_max_seconds: int = Field(120, alias="IVR_MESSAGE_MAX_SECONDS", ge=5)
+    # The queue when everyone is busy (README, *When everyone is busy*): past this wait the
+    # caller is offered a message; every this-many seconds each server looks for a person
+    # who has become free for the longest-waiting caller.
+    queue_max_seconds: int = Field(120, alias="IVR_QUEUE_MAX_SECONDS", ge=10)
+    queue_poll_seconds: float = Field(0.5, alias="IVR_QUEUE_POLL_SECONDS", gt=0, le=2)
+    # One turn of the wait loop: the position, then this much quiet before the next.
+    queue_hold_seconds: int = Field(15, alias="IVR_QUEUE_HOLD_SECONDS", ge=1)
     voice_zh: str = Field("Polly.Zhiyu", alias="IVR_VOICE_ZH")
     language_zh: str = Field("cmn-CN", alias="IVR_LANGUAGE_ZH")
     voice_en: str = Field("Polly.Joanna", alias="IVR_VOICE_EN")
@@ -135,10 +156,21 @@ class Settings(BaseSettings):
 
     @property
     def dial_timeout(self) -> int:
-        """The `<Dial timeout>` that makes a staff phone stop ringing at three rings."""
+        """The `<Dial timeout>`: three full rings plus the set-up allowance.
+
+        Twilio's documented ~5 s buffer is for REST-created calls' `Timeout`; a `<Dial
+        timeout>` counts from the start of the attempt, set-up included, so a shorter one
+        cuts off whoever picks up on the third ring."""
         if self.dial_timeout_seconds is not None:
             return max(1, self.dial_timeout_seconds)
-        return max(1, int(self.three_rings_seconds - self.dial_timeout_buffer_seconds))
+        return max(1, math.ceil(self.three_rings_seconds + self.dial_timeout_buffer_seconds))
+
+    def route(self, choice: str | None) -> list[str]:
+        """The departments a menu choice rings first, in order (`IVR_ROUTE_*`)."""
+        text = getattr(self, f"route_{choice or 'person'}", None)
+        if not isinstance(text, str):
+            text = self.route_person
+        return [d.strip() for d in text.replace("，", ",").split(",") if d.strip()]
 
     @property
     def duty_department_names(self) -> set[str]:

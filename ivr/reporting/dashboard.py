@@ -3,12 +3,10 @@
 The call-answer figures are `stats.call_answer_stats` itself (the same numbers as
 `/api/stats`); this module adds what a supervisor reads beside them:
 
-- **Speed of answer** (接听速度), from Twilio's timestamps only: for an inbound call that a
-  person took, the accepted leg's `answered` timestamp minus the first leg's `ringing`
-  timestamp (`initiated` when Twilio sent no `ringing`). It is the caller's wait for a
-  person, across every phone of the hunt. *Answered within 20 s* = such calls with a
-  speed of answer ≤ 20 s ÷ inbound calls offered to a person (calls with at least one
-  leg): a caller nobody answered counts against it.
+- **Speed of answer** (接听速度), `stats.speed_of_answer`: the caller's wait for a
+  person, in line and across every phone of the hunt. *Answered within 20 s* = such
+  calls with a speed of answer ≤ 20 s ÷ inbound calls offered to a person (a phone rung
+  or a place in line): a caller nobody answered counts against it.
 - **Abandoned** (放弃率) = calls whose caller hung up while waiting for a person ÷ inbound
   calls offered to a person.
 - Calls by menu choice; open and overdue tickets (now); the follow-up and satisfaction
@@ -34,7 +32,7 @@ from ivr.reporting import stats
 from ivr.tickets import followup, lifecycle
 from models import Call, Campaign, Leg, Staff, Ticket
 
-ANSWER_SECONDS_TARGET = 20
+ANSWER_SECONDS_TARGET = stats.ANSWER_SECONDS_TARGET
 # name: (direction, target). ">=" a rate must reach it; "<=" must stay under it.
 TARGETS: dict[str, tuple[str, float]] = {
     "three_ring_rate": (">=", 1.0),
@@ -81,38 +79,9 @@ def misses(name: str, value: float | int | None) -> bool:
     return value < target if direction == ">=" else value > target
 
 
-def seconds_between(session: AsyncSession, earlier, later):
-    """`later - earlier` in seconds, in the database's own dialect."""
-    if session.bind.dialect.name == "sqlite":
-        return (func.julianday(later) - func.julianday(earlier)) * 86400.0
-    return func.extract("epoch", later - earlier)
-
-
-async def speed_of_answer(session: AsyncSession, *, start: datetime, end: datetime) -> dict:
-    first_ring = func.min(func.coalesce(Leg.ringing_at, Leg.initiated_at))
-    answered = func.min(case((Leg.accepted, Leg.answered_at), else_=None))
-    per_call = (
-        select(Leg.call_id, first_ring.label("first_ring"), answered.label("answered"))
-        .join(Call, Call.id == Leg.call_id)
-        .where(Call.started_at >= start, Call.started_at < end, Call.direction == "inbound")
-        .group_by(Leg.call_id).subquery()
-    )
-    wait = seconds_between(session, per_call.c.first_ring, per_call.c.answered)
-    row = (await session.execute(
-        select(func.count(),
-               func.count(per_call.c.answered),
-               # Timestamps are whole seconds; the margin only absorbs julianday's float error.
-               func.sum(case((wait <= ANSWER_SECONDS_TARGET + 0.01, 1), else_=0)),
-               func.avg(wait))
-    )).one()
-    offered, answered_n, within, avg_wait = row[0], row[1], row[2] or 0, row[3]
-    return {
-        "calls_offered_to_person": offered,
-        "calls_answered_by_person": answered_n,
-        "answered_within_20s": within,
-        "answered_within_20s_rate": stats.rate(within, offered),
-        "average_speed_of_answer": round(float(avg_wait), 1) if avg_wait is not None else None,
-    }
+# The speed-of-answer figures are `/api/stats`'s own (`stats.speed_of_answer`).
+seconds_between = stats.seconds_between
+speed_of_answer = stats.speed_of_answer
 
 
 async def menu_counts(session: AsyncSession, *, start: datetime, end: datetime) -> dict[str, int]:
@@ -159,11 +128,11 @@ async def ticket_counts(session: AsyncSession, *, now: datetime,
     return {"open_tickets": open_n, "overdue_tickets": overdue}
 
 
-async def period_figures(session: AsyncSession, *, settings: Settings, period: Period) -> dict:
+async def period_figures(session: AsyncSession, *, settings: Settings, period: Period,
+                         now: datetime | None = None) -> dict:
     """Every figure of one period; `missed` lists those that miss their target."""
     figures = await stats.call_answer_stats(session, settings=settings, start=period.start,
-                                            end=period.end)
-    figures.update(await speed_of_answer(session, start=period.start, end=period.end))
+                                            end=period.end, now=now)
     offered = figures["calls_offered_to_person"]
     figures["abandon_rate"] = stats.rate(figures["abandoned_calls"], offered)
     figures["menu_choices"] = await menu_counts(session, start=period.start, end=period.end)
@@ -303,7 +272,8 @@ class Dashboard:
 async def build(session: AsyncSession, *, settings: Settings, today: date,
                 now: datetime) -> Dashboard:
     spans = periods(settings=settings, today=today)
-    figures = {p.key: await period_figures(session, settings=settings, period=p) for p in spans}
+    figures = {p.key: await period_figures(session, settings=settings, period=p, now=now)
+               for p in spans}
     month = spans[-1]
     counts = await ticket_counts(session, now=now)
     for f in figures.values():

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timezone
 
-from sqlalchemy import case, func, select
+from sqlalchemy import case, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ivr.platform.config import Settings
+from ivr.reporting import staff_time
 from ivr.tickets import followup
-from models import Call, Leg, Ticket
+from models import Call, Leg, Staff, Ticket
+
+ANSWER_SECONDS_TARGET = 20
 
 
 def rate(part: int, whole: int) -> float | None:
@@ -17,8 +20,9 @@ def rate(part: int, whole: int) -> float | None:
 
 
 async def call_answer_stats(session: AsyncSession, *, settings: Settings,
-                            start: datetime, end: datetime) -> dict:
-    """The contract's `/api/stats` for calls started in [start, end)."""
+                            start: datetime, end: datetime, now: datetime | None = None) -> dict:
+    """The contract's `/api/stats` for calls started in [start, end), and per staff the
+    switchboard's figures (`staff_time`; time signed in counts up to `now`)."""
     limit = settings.three_rings_seconds
     within = case((Leg.accepted & (Leg.ring_seconds <= limit), 1), else_=0)
     answered = case((Leg.accepted, 1), else_=0)
@@ -27,7 +31,9 @@ async def call_answer_stats(session: AsyncSession, *, settings: Settings,
 
     calls = (await session.execute(
         select(
-            func.count().filter(Call.direction == "inbound"),
+            # A staff member's 签入/签出 call (ivr/calls/staff_line.py) is no resident's call.
+            func.count().filter(Call.direction == "inbound",
+                                func.coalesce(Call.outcome, "") != "staff"),
             func.count().filter(Call.direction == "outbound"),
             func.count().filter(Call.outcome == "abandoned"),
         ).where(Call.started_at >= start, Call.started_at < end)
@@ -60,7 +66,10 @@ async def call_answer_stats(session: AsyncSession, *, settings: Settings,
         # 回访率 and 满意率 (satisfied + neutral), see ivr/tickets/followup.py.
         **await followup.rates(session, start=start, end=end),
         "three_rings_seconds": limit,
-        "per_staff": [
+        **await speed_of_answer(session, start=start, end=end),
+        **await queue_figures(session, start=start, end=end),
+        "per_staff": await with_staff_time(session, settings=settings, start=start, end=end,
+                                           now=now or datetime.now(timezone.utc), rows=[
             {
                 "staff": name,
                 "phone": phone,
@@ -71,5 +80,87 @@ async def call_answer_stats(session: AsyncSession, *, settings: Settings,
                 "average_ring_seconds": round(float(r), 2) if r is not None else None,
             }
             for name, phone, n, a, w, r in per_staff_rows
-        ],
+        ]),
     }
+
+
+def seconds_between(session: AsyncSession, earlier, later):
+    """`later - earlier` in seconds, in the database's own dialect."""
+    if session.bind.dialect.name == "sqlite":
+        return (func.julianday(later) - func.julianday(earlier)) * 86400.0
+    return func.extract("epoch", later - earlier)
+
+
+async def speed_of_answer(session: AsyncSession, *, start: datetime, end: datetime) -> dict:
+    """接听速度: for an inbound call a person took, the accepted leg's `answered` timestamp
+    (Twilio's) minus the moment the caller began to wait for a person: the first leg's
+    `ringing` (`initiated` without one), or joining the line if that came first. So a
+    caller's wait in the queue counts, as well as every ring of the hunt. Calls offered to
+    a person: a phone rung for them, or a place in line."""
+    first_ring = func.min(func.coalesce(Leg.ringing_at, Leg.initiated_at))
+    answered = func.min(case((Leg.accepted, Leg.answered_at), else_=None))
+    per_call = (
+        select(Call.id, Call.queued_at, first_ring.label("first_ring"),
+               answered.label("answered"))
+        .select_from(Call).outerjoin(Leg, Leg.call_id == Call.id)
+        .where(Call.started_at >= start, Call.started_at < end, Call.direction == "inbound",
+               or_(Leg.id.is_not(None), Call.queued_at.is_not(None)))
+        .group_by(Call.id, Call.queued_at).subquery()
+    )
+    queued, ring = per_call.c.queued_at, per_call.c.first_ring
+    waiting_from = case((queued.is_not(None) & (ring.is_(None) | (queued < ring)), queued),
+                        else_=ring)
+    wait = seconds_between(session, waiting_from, per_call.c.answered)
+    row = (await session.execute(
+        select(func.count(),
+               func.count(per_call.c.answered),
+               # Timestamps are whole seconds; the margin only absorbs julianday's float error.
+               func.sum(case((wait <= ANSWER_SECONDS_TARGET + 0.01, 1), else_=0)),
+               func.avg(wait))
+    )).one()
+    offered, answered_n, within, avg_wait = row[0], row[1], row[2] or 0, row[3]
+    return {
+        "calls_offered_to_person": offered,
+        "calls_answered_by_person": answered_n,
+        "answered_within_20s": within,
+        "answered_within_20s_rate": rate(within, offered),
+        "average_speed_of_answer": round(float(avg_wait), 1) if avg_wait is not None else None,
+    }
+
+
+async def queue_figures(session: AsyncSession, *, start: datetime, end: datetime) -> dict:
+    """The queue: callers who waited in line, how long, and those who hung up there
+    (each abandoned caller's wait, longest first)."""
+    in_range = (Call.started_at >= start, Call.started_at < end, Call.queued_at.is_not(None))
+    queued, avg_wait, longest = (await session.execute(
+        select(func.count(), func.avg(Call.queue_wait_seconds), func.max(Call.queue_wait_seconds))
+        .where(*in_range))).one()
+    abandoned_waits = (await session.scalars(
+        select(func.coalesce(Call.queue_wait_seconds, 0))
+        .where(*in_range, Call.queue_exit == "abandoned")
+        .order_by(Call.queue_wait_seconds.desc(), Call.started_at))).all()
+    return {
+        "queued_calls": queued,
+        "average_queue_wait_seconds": round(float(avg_wait), 1) if avg_wait is not None else None,
+        "longest_queue_wait_seconds": longest,
+        "abandoned_in_queue": len(abandoned_waits),
+        "abandoned_in_queue_waits": list(abandoned_waits),
+    }
+
+
+async def with_staff_time(session: AsyncSession, *, settings: Settings, start: datetime,
+                          end: datetime, now: datetime, rows: list[dict]) -> list[dict]:
+    """Each row with calls handled, talk time, time signed in and occupancy; and a row
+    for whoever was signed in or called back without being offered a hotline call."""
+    figures = await staff_time.staff_time(session, settings=settings, start=start, end=end,
+                                          now=now)
+    empty = {"calls_handled": 0, "talk_seconds": 0, "signed_in_seconds": 0, "occupancy": None}
+    merged = [{**row, **figures.get(row["phone"], empty)} for row in rows]
+    listed = {row["phone"] for row in rows}
+    names = dict((await session.execute(select(Staff.phone, Staff.name))).all())
+    for phone, extra in figures.items():
+        if phone not in listed and (extra["calls_handled"] or extra["signed_in_seconds"]):
+            merged.append({"staff": names.get(phone, ""), "phone": phone, "offered": 0,
+                           "answered": 0, "within_three_rings": 0, "three_ring_rate": None,
+                           "average_ring_seconds": None, **extra})
+    return merged

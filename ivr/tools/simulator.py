@@ -556,12 +556,14 @@ class Simulation:
         ringers = [(leg, c) for leg, c in zip(legs, choices) if c.behaviour != "busy"]
         hangup_at = min((ringing + timedelta(seconds=c.seconds) for _, c in ringers
                          if c.behaviour == "caller-hangs-up"), default=None)
-        deadline = ringing + timedelta(seconds=timeout)
+        # A <Dial timeout> counts from the start of the attempt, set-up (1 s) included.
+        deadline = begin + timedelta(seconds=timeout)
         answers = sorted(((ringing + timedelta(seconds=c.seconds), leg) for leg, c in ringers
-                          if c.behaviour == "answer" and c.seconds <= timeout),
+                          if c.behaviour == "answer"
+                          and ringing + timedelta(seconds=c.seconds) <= deadline),
                          key=lambda pair: pair[0])
         for leg, c in ringers:
-            if c.behaviour == "answer" and c.seconds > timeout:
+            if c.behaviour == "answer" and ringing + timedelta(seconds=c.seconds) > deadline:
                 self.show(f"{leg.base['To']} 要响 {c.seconds:g} 秒才接, 超过 Dial timeout "
                           f"{int(timeout)} 秒: 无人接听 no-answer")
         bridged: Leg | None = None

@@ -51,7 +51,7 @@ async def test_the_dial_is_capped_at_three_rings_and_screens_every_phone(twilio,
     twiml = await caller.press("0")
     assert "请稍等" in twiml.spoken
     dial, number = caller.dial()
-    assert int(dial.get("timeout")) == 10  # 3 rings x 5 s, less Twilio's 5 s buffer
+    assert int(dial.get("timeout")) == 18  # 3 rings x 5 s, plus 3 s of set-up
     assert number.text == "+8613800000001"
     assert number.get("statusCallbackEvent") == "initiated ringing answered completed"
     assert number.get("url").startswith("https://hotline.example.com/twilio/screen?leg=")
@@ -64,11 +64,17 @@ async def test_the_dial_timeout_is_configurable(client, settings, clock, aiohttp
     from tests.twilio_client import Caller, Twilio
 
     await seed.staff(DAY)
-    tuned = settings.model_copy(update={"dial_timeout_buffer_seconds": 3, "ring_seconds": 6})
+    tuned = settings.model_copy(update={"dial_timeout_buffer_seconds": 2, "ring_seconds": 6})
     caller = Caller(Twilio(await aiohttp_client(create_app(tuned, clock=clock))))
     await caller.dial_in()
     await caller.press("0")
-    assert caller.dial()[0].get("timeout") == "15"
+    assert caller.dial()[0].get("timeout") == "20"
+    direct = settings.model_copy(update={"dial_timeout_seconds": 25})
+    caller = Caller(Twilio(await aiohttp_client(create_app(direct, clock=clock))),
+                    from_number="+8613900000002")
+    await caller.dial_in()
+    await caller.press("0")
+    assert caller.dial()[0].get("timeout") == "25"
 
 
 async def test_screening_tells_staff_who_is_calling_and_gives_the_greeting(twilio, caller, seed):
@@ -264,12 +270,28 @@ async def test_a_shift_crossing_midnight_rings_the_night_duty(twilio, caller, se
         assert night.dial()[1].text == "+8613800000009"
 
 
-async def test_day_shift_staff_ring_in_file_order_and_not_the_night_duty(twilio, caller, seed, clock):
+async def test_day_shift_staff_ring_in_file_order_and_not_the_night_duty(seed, clock, settings,
+                                                                        aiohttp_client):
+    from ivr.app import create_app
+    from tests.twilio_client import Caller, Twilio
+
+    await seed.staff(DAY)
+    clock.set(local(2026, 11, 23, 15, 0))
+    in_order = settings.model_copy(update={"hunt_strategy": "order"})
+    caller = Caller(Twilio(await aiohttp_client(create_app(in_order, clock=clock))))
+    await caller.dial_in()
+    await caller.press("0")
+    assert caller.dial()[1].text == "+8613800000001"
+
+
+async def test_by_default_the_person_idle_longest_rings_first(twilio, caller, seed, clock):
+    """15:00, nobody has taken a call: 李先生 has been waiting since 07:00, 王小姐 since
+    her 14:00 shift began."""
     await seed.staff(DAY)
     clock.set(local(2026, 11, 23, 15, 0))
     await caller.dial_in()
     await caller.press("0")
-    assert caller.dial()[1].text == "+8613800000001"
+    assert caller.dial()[1].text == "+8613800000002"
 
 
 async def test_nobody_on_duty_takes_a_message_at_once(twilio, caller, seed, clock, sessions):

@@ -4,6 +4,7 @@ a staff phone, emergency escalations and follow-up surveys."""
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
 
 from sqlalchemy import func, select
 
@@ -13,7 +14,7 @@ from ivr.tickets import lifecycle
 from models import Attempt, OutboundJob, Ticket, TicketHistory
 from tests.conftest import local
 from tests.fake_twilio import fake_twilio, outbound, outbound_settings, second_sessions  # noqa: F401
-from tests.twilio_client import HOTLINE, Caller, new_sid
+from tests.twilio_client import HOTLINE, Caller, StaffPhone, new_sid
 
 LI = ("李阿姨", "13900000001", "3栋2单元501", "1280.50")
 STAFF = [("王小姐", "13800000001", "客服部", "08:00-18:00"),
@@ -92,6 +93,8 @@ async def inbound_message_at(outbound, moment) -> int:
     await caller.press("0")
     await outbound.twilio.post("/twilio/message", caller.params(
         RecordingUrl="https://api.twilio.com/rec/RE1", RecordingDuration="12"))
+    # The call ends: a staff phone it rang is free again (ivr.calls.presence).
+    await caller.hangup(at=moment + timedelta(seconds=40), duration=40)
     async with outbound.sessions() as session:
         ticket = await session.scalar(select(Ticket).where(Ticket.category == "callback"))
     return ticket.id
@@ -128,6 +131,24 @@ async def test_a_message_is_called_back_in_office_hours_staff_first_then_the_res
     assert ticket.status == "resolved" and ticket.owner_staff_id is not None
     details = [h.detail for h in await history(outbound, ticket_id)]
     assert any("第1次回电：已接通" in d for d in details)
+
+
+async def test_a_callback_never_rings_a_staff_member_talking_on_the_hotline(outbound, seed):
+    await seed.residents([LI])
+    await seed.staff(STAFF)
+    outbound.clock.set(local(2026, 11, 24, 9, 0))
+    talking = Caller(outbound.twilio, from_number="+8613900000099")
+    await talking.dial_in()
+    await talking.press("0")
+    dial = talking.last.find("Dial")
+    assert dial.find("Number").text == "+8613800000001"
+    phone = StaffPhone(outbound.twilio, talking, dial, dial.find("Number"))
+    await phone.event("in-progress", outbound.clock())
+    await phone.pick_up_and_screen("1")              # 王小姐 is talking to a resident
+    await inbound_message_at(outbound, local(2026, 11, 24, 9, 1))
+    await outbound.dialer().run_once()
+    [to_staff] = outbound.calls()
+    assert to_staff.call["to"] == "+8613800000002"
 
 
 async def test_a_staff_member_who_does_not_press_1_passes_the_callback_to_the_next(outbound, seed):

@@ -25,6 +25,7 @@ EXPECTED_ROLES = {
     ("POST", "/admin/staff/{id}/active"): ("admin",),
     ("POST", "/admin/users"): ("admin",),
     ("GET", "/api/calls"): EVERYONE,
+    ("GET", "/api/live"): MANAGERS,
     ("GET", "/api/stats"): MANAGERS,
     ("GET", "/api/tickets"): EVERYONE,
     ("POST", "/api/tickets"): EVERYONE,
@@ -41,6 +42,7 @@ EXPECTED_ROLES = {
     ("POST", "/notices/{id}/close"): MANAGERS,
     ("GET", "/reports"): MANAGERS,
     ("GET", "/reports/monthly.{fmt}"): MANAGERS,
+    ("POST", "/staff/{id}/sign-in"): EVERYONE,  # staff sign themselves in; managers anyone
     ("GET", "/tickets"): EVERYONE,
     ("GET", "/tickets/{id}"): EVERYONE,
     ("POST", "/tickets/{id}/{action}"): EVERYONE,

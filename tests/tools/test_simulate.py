@@ -101,16 +101,17 @@ async def test_a_call_answered_on_the_second_ring(server, settings, clock, seed,
 
 async def test_nobody_answers_and_a_message_is_left(server, settings, clock, seed, sessions):
     await seed.staff(DAY)
-    # Typed answers on a stream: 0 for a person; the first phone would answer after 12 s,
-    # past the Dial timeout (10 s), so it is a no-answer; the second never answers; then
-    # a 15-second message. No token: the record is read from the database.
-    keyboard = io.StringIO("0\ny\n12\nn\ny\n15\n")
+    # Typed answers on a stream: 0 for a person; the first phone would answer after 18 s
+    # of ringing, past the Dial timeout (18 s from the start of the attempt, 1 s of it
+    # set-up), so it is a no-answer; the second never answers; then a 15-second message.
+    # No token: the record is read from the database.
+    keyboard = io.StringIO("0\ny\n18\nn\ny\n15\n")
     screen = io.StringIO()
     record = await simulate(settings=settings, url=str(server.make_url("")),
                             from_number="+8613900000077", token=None,
                             terminal=ConsoleTerminal(keyboard, screen), start=clock())
     out = screen.getvalue()
-    assert "超过 Dial timeout 10 秒: 无人接听 no-answer" in out
+    assert "超过 Dial timeout 18 秒: 无人接听 no-answer" in out
     assert "对不起，让您久等了" in out and "请在提示音后留下您的姓名" in out
     assert "留言 15 秒 recorded 15 s" in out
     assert "您的留言已记录" in out
@@ -128,8 +129,27 @@ async def test_nobody_answers_and_a_message_is_left(server, settings, clock, see
         stored = await session.scalar(select(Ticket).where(Ticket.call_sid == record["sid"]))
         legs = (await session.scalars(select(Leg).order_by(Leg.id))).all()
     assert stored.recording_url.startswith("https://api.twilio.com/")
-    # Each phone rang for the whole Dial timeout, by the simulated timestamps.
-    assert [(leg.completed_at - leg.ringing_at).total_seconds() for leg in legs] == [10, 10]
+    # Each phone rang for the whole Dial timeout less the set-up, by the simulated timestamps.
+    assert [(leg.completed_at - leg.initiated_at).total_seconds() for leg in legs] == [18, 18]
+    assert [(leg.completed_at - leg.ringing_at).total_seconds() for leg in legs] == [17, 17]
+
+
+async def test_a_phone_answered_after_14_seconds_of_ringing_is_answered_within_three_rings(
+        server, settings, clock, seed, token):
+    """The third ring starts at 10 s and lasts until 15 s: picking up at 14 s is in time.
+    The old `<Dial timeout>` of 10 s (three rings less a 5 s buffer that Twilio adds only
+    to REST-created calls) cut that person off and rang the next phone."""
+    await seed.staff(DAY)
+    phone = Answers(keys=["0"], answers=["y"], ring_seconds=["14"], screen_keys=["1"],
+                    talk_seconds=["60"])
+    record = await simulate(settings=settings, url=str(server.make_url("")),
+                            from_number="+8613900000001", token=token, terminal=phone,
+                            start=clock())
+    assert "超过 Dial timeout" not in phone.text
+    assert record["outcome"] == "answered"
+    [leg] = record["legs"]
+    assert leg["staff"] == "王小姐" and leg["answered"] is True
+    assert leg["ring_seconds"] == 14 and leg["rings"] == 3 and leg["within_three_rings"] is True
 
 
 async def test_the_caller_hanging_up_while_it_rings_is_an_abandoned_call(server, settings, clock,

@@ -54,8 +54,10 @@ async def test_a_message_and_the_hangup_arriving_together_make_one_message_ticke
 
 async def test_all_of_a_legs_callbacks_at_once_still_time_the_ring(twilio, seed, sessions):
     """initiated, ringing, answered and the screening accept of each staff phone all
-    land together: every leg still gets its ring time and its answer."""
-    await seed.staff([("王小姐", "13800000001", "客服部", "00:00-24:00")])
+    land together: every leg still gets its ring time and its answer. (One staff member
+    per caller: a phone already ringing for one caller is never rung for another.)"""
+    await seed.staff([(f"客服{i:02d}", f"138000000{i:02d}", "客服部", "00:00-24:00")
+                      for i in range(CALLS)])
     callers = [Caller(twilio, from_number=f"+86139000002{i:02d}") for i in range(CALLS)]
     for caller in callers:
         await caller.dial_in()
