@@ -16,6 +16,7 @@ import pages.render
 import pages.reports
 import pages.staff
 import pages.tickets
+import pages.wall
 import webhooks.followup as followup
 import webhooks.outbound as outbound
 import webhooks.voice as voice
@@ -78,6 +79,8 @@ def setup_routes(app: web.Application) -> None:
     app.router.add_post(r"/admin/staff/{id:\d+}/active", pages.admin.toggle_staff)
     app.router.add_post(r"/staff/{id:\d+}/sign-in", pages.staff.sign_in_out)
     app.router.add_post("/campaigns/fee-reminder", pages.admin.start_fee_campaign)
+    app.router.add_get("/wall", pages.wall.wall_page)
+    app.router.add_get("/wall/events", pages.wall.wall_events)
     app.router.add_post("/notices", pages.notices.post_notice)
     app.router.add_post(r"/notices/{id:\d+}/close", pages.notices.close_notice)
     app.router.add_get(r"/campaigns/{id:\d+}", pages.admin.campaign_page)

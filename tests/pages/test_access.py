@@ -46,6 +46,8 @@ EXPECTED_ROLES = {
     ("GET", "/tickets"): EVERYONE,
     ("GET", "/tickets/{id}"): EVERYONE,
     ("POST", "/tickets/{id}/{action}"): EVERYONE,
+    ("GET", "/wall"): MANAGERS,
+    ("GET", "/wall/events"): MANAGERS,
 }
 SAMPLE = {"id": "1", "sid": "CA" + "0" * 32, "what": "calls", "fmt": "csv", "lang": "en",
           "action": "note"}

@@ -61,6 +61,11 @@ def database_file(settings):
     lock.unlock()
 
 
+def same_site(client) -> dict:
+    """A login form posted from this site, as the browser sends it (`Origin`)."""
+    return {"Origin": str(client.make_url("/")).rstrip("/")}
+
+
 async def until(condition, *, seconds: float = 10) -> None:
     """Wait for a background task to bring the condition about (checked every 50 ms)."""
     loop = asyncio.get_running_loop()
@@ -93,7 +98,7 @@ async def test_a_server_started_on_an_unwritable_file_recovers_when_it_is_writab
     assert twiml.find("Dial").find("Number").text == "+8613800000001"
     assert app[JOURNAL].pending() == 1
     login = await client.post("/login", data={"username": "主管", "password": "pw-123456"},
-                              allow_redirects=False)
+                              allow_redirects=False, headers=same_site(client))
     assert login.status == 503
     assert "稍后" in await login.text()
 
@@ -107,7 +112,7 @@ async def test_a_server_started_on_an_unwritable_file_recovers_when_it_is_writab
         assert await session.scalar(select(func.count()).select_from(Call)
                                     .where(Call.sid == caller.sid)) == 1
     login = await client.post("/login", data={"username": "主管", "password": "pw-123456"},
-                              allow_redirects=False)
+                              allow_redirects=False, headers=same_site(client))
     assert login.status == 302
 
 
@@ -217,7 +222,7 @@ async def test_an_entry_the_database_refuses_is_set_aside_and_shown_to_superviso
     assert detail["dead_letters"] == 1 and detail["dead_letter_file"].endswith("failed.jsonl")
     assert "idem:refused" in Path(detail["dead_letter_file"]).read_text(encoding="utf-8")
     signed = await client.post("/login", data={"username": "主管", "password": "pw-123456"},
-                               allow_redirects=False)
+                               allow_redirects=False, headers=same_site(client))
     assert signed.status == 302
     cookie = signed.cookies["ivr_session"].value  # Secure: sent by hand over plain http
     banner = await client.get("/", headers={"Cookie": f"ivr_session={cookie}"})

@@ -1,0 +1,73 @@
+"""The wallboard in Chromium: pushed by the server, no reload, and back after a restart."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+from sqlalchemy import select
+
+from models import Call
+from tests.pages.test_pages import browser, logged_in, site, url  # noqa: F401  (fixtures)
+from tests.server_process import ServerProcess
+from tests.twilio_client import Caller
+
+
+async def test_a_call_shows_on_the_wall_without_a_reload(browser, site, twilio, sessions):
+    server, seeded = site
+    context, page = await logged_in(browser, server, "主管", "supervisor-pass")
+    await page.goto(url(server, "/wall"))
+    assert "实时大屏" in await page.inner_text("h1")
+    # the seeded call still in progress: 李强 talking
+    talking = page.locator(f'#wall-calls tr[data-sid="{seeded.calls["live"]}"]')
+    assert await talking.get_attribute("data-state") == "talking"
+    assert "李强" in await talking.inner_text()
+    assert await page.locator('#wall-staff li[data-staff="李强"]').get_attribute("data-state") == "talking"
+    navigations = []
+    page.on("framenavigated", lambda frame: navigations.append(frame.url))
+
+    caller = Caller(twilio, from_number="+8613911112222")
+    await caller.dial_in()  # a webhook handled by another app on the same database
+    row = page.locator(f'#wall-calls tr[data-sid="{caller.sid}"]')
+    await row.wait_for(timeout=3000)  # the board polls every 0.5 s: well within a second or two
+    assert await row.get_attribute("data-state") == "menu"
+    assert "+8613911112222" in await row.inner_text()
+    assert navigations == []  # pushed, not reloaded
+    await context.close()
+
+
+async def test_the_wall_comes_back_by_itself_after_a_restart(browser, tmp_path, settings, sessions,
+                                                             clock):
+    if not settings.database_url.startswith("sqlite"):
+        pytest.skip("one server on a file database is enough to show the reconnection")
+    from ivr.people.users import add_user
+
+    async with sessions() as session, session.begin():
+        await add_user(session, name="主管", role="supervisor", password="supervisor-pass", now=clock())
+    hotline = ServerProcess({"DATABASE_URL": settings.database_url, "IVR_INSECURE_DEV": "1",
+                             "TWILIO_AUTH_TOKEN": "", "COMPANY_NAME": "阳光花园",
+                             "IVR_JOURNAL_DIR": str(tmp_path / "journal"),
+                             "PUBLIC_BASE_URL": ""}, cwd=tmp_path)
+    hotline.env.pop("PUBLIC_BASE_URL")
+    hotline.start()
+    try:
+        await hotline.wait_ready()
+        context = await browser.new_context()
+        page = await context.new_page()
+        await page.goto(hotline.url + "/login?next=/wall")
+        await page.fill("input[name=username]", "主管")
+        await page.fill("input[name=password]", "supervisor-pass")
+        await page.click("button[type=submit]")
+        await page.wait_for_selector("#wall-link.ok")
+        hotline.kill()
+        await page.wait_for_selector("#wall-link.lost", timeout=10000)
+        hotline.start()
+        await hotline.wait_ready()
+        async with sessions() as session, session.begin():
+            session.add(Call(sid="CAafter", from_number="+8613900000009",
+                             started_at=__import__("datetime").datetime.now().astimezone()))
+        await page.locator('#wall-calls tr[data-sid="CAafter"]').wait_for(timeout=15000)
+        assert await page.get_attribute("#wall-link", "class") == "ok"
+        await context.close()
+    finally:
+        hotline.stop()
