@@ -33,6 +33,7 @@ async def test_the_dashboard_shows_waits_in_line_and_those_abandoned_there(
     plain = settings.model_copy(update={"public_base_url": "http://hotline.example.com"})
     client = await aiohttp_client(create_app(plain, clock=clock))
     resp = await client.post("/login", data={"username": "主管", "password": "pw-12345678"},
+                             headers={"Origin": str(client.make_url("/")).rstrip("/")},
                              allow_redirects=False)
     assert resp.status in (302, 303)
     html = await (await client.get("/")).text()
