@@ -81,6 +81,7 @@ async def test_a_staff_member_cannot_sign_in_someone_else(aiohttp_client, site, 
     client = await aiohttp_client(create_app(
         settings.model_copy(update={"public_base_url": "http://hotline.example.com"}), clock=clock))
     resp = await client.post("/login", data={"username": "wangfang", "password": "staff-pass-1"},
+                             headers={"Origin": str(client.make_url("/")).rstrip("/")},
                              allow_redirects=False)
     assert resp.status in (302, 303)
     page = await (await client.get("/")).text()
