@@ -32,7 +32,7 @@ from ivr.outbound import campaigns
 from ivr.platform.config import Settings
 from ivr.reporting import stats
 from ivr.tickets import followup, lifecycle
-from models import Call, Campaign, Leg, Staff, Ticket
+from models import Call, Campaign, Leg, Staff, Ticket, db
 
 ANSWER_SECONDS_TARGET = 20
 # name: (direction, target). ">=" a rate must reach it; "<=" must stay under it.
@@ -83,9 +83,7 @@ def misses(name: str, value: float | int | None) -> bool:
 
 def seconds_between(session: AsyncSession, earlier, later):
     """`later - earlier` in seconds, in the database's own dialect."""
-    if session.bind.dialect.name == "sqlite":
-        return (func.julianday(later) - func.julianday(earlier)) * 86400.0
-    return func.extract("epoch", later - earlier)
+    return db.seconds_between(session.bind.dialect.name, earlier, later)
 
 
 async def speed_of_answer(session: AsyncSession, *, start: datetime, end: datetime) -> dict:
