@@ -140,6 +140,7 @@ class Sim:
     async def end_call(self, sid: str, t: float) -> None:
         caller = self.callers[sid]
         self.waiting.discard(sid)
+        self.generation[sid] = self.generation.get(sid, 0) + 1  # no more turns after a hang-up
         self.fake.end_call(sid)
         await caller.hangup(at=at(t), duration=int(t))
         self.done += 1

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import event
+from sqlalchemy import event, func
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection, make_url
@@ -62,6 +62,13 @@ def insert_for(dialect: str):
     """The INSERT construct of a database (`session.bind.dialect.name`), the one with
     `on_conflict_do_nothing`."""
     return sqlite_insert if dialect == "sqlite" else postgresql_insert
+
+
+def seconds_between(dialect: str, earlier, later):
+    """`later - earlier` in seconds, in SQL: each database has its own date arithmetic."""
+    if dialect == "sqlite":
+        return (func.julianday(later) - func.julianday(earlier)) * 86400.0
+    return func.extract("epoch", later - earlier)
 
 
 def make_engine(url: str, *, read_only: bool = False, **kwargs) -> AsyncEngine:

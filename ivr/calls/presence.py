@@ -83,8 +83,9 @@ async def _activity(session: AsyncSession, *, settings: Settings, now: datetime,
         select(Leg.staff_id, Leg.created_at, Leg.initiated_at, Leg.answered_at, Leg.accepted,
                Leg.accepted_at, Leg.completed_at, Leg.dial_status, Leg.status, Call.ended_at)
         .join(Call, Call.id == Leg.call_id)
-        .where(Leg.staff_id.in_(list(staff_ids)), Leg.created_at >= since,
-               Leg.created_at <= now))).all()
+        # No upper bound: `now` was read when the webhook arrived, and a leg another
+        # process created while this one waited for the lock is a little younger.
+        .where(Leg.staff_id.in_(list(staff_ids)), Leg.created_at >= since))).all()
     for leg in legs:
         seen = found[leg.staff_id]
         talked = leg.accepted
@@ -103,8 +104,7 @@ async def _activity(session: AsyncSession, *, settings: Settings, now: datetime,
     attempts = (await session.execute(
         select(Attempt.staff_id, Attempt.created_at, Attempt.placed_at, Attempt.state,
                Attempt.result, Attempt.finished_at)
-        .where(Attempt.staff_id.in_(list(staff_ids)), Attempt.created_at >= since,
-               Attempt.created_at <= now))).all()
+        .where(Attempt.staff_id.in_(list(staff_ids)), Attempt.created_at >= since))).all()
     for attempt in attempts:
         seen = found[attempt.staff_id]
         if attempt.state in OPEN_ATTEMPT_STATES:

@@ -50,7 +50,7 @@ def is_waiting(call: Call) -> bool:
 
 def join(call: Call, *, now: datetime) -> None:
     """Put the caller in line; one who comes back (the person rung missed) keeps their place."""
-    if call.queue_since is not None:
+    if call.queue_since is not None or call.ended_at is not None:
         return
     call.queued_at = call.queued_at or now
     call.queue_since = now
@@ -79,7 +79,7 @@ def _ahead_of(call: Call):
     """Waiting calls that come before this one: higher priority, or earlier, or (same
     moment) a lower id."""
     return and_(
-        Call.queue_since.is_not(None), Call.id != call.id,
+        Call.queue_since.is_not(None), Call.ended_at.is_(None), Call.id != call.id,
         or_(Call.queue_priority > call.queue_priority,
             and_(Call.queue_priority == call.queue_priority,
                  or_(Call.queued_at < call.queued_at,
@@ -98,18 +98,20 @@ async def line_ahead(session: AsyncSession, call: Call) -> int:
         return await ahead(session, call)
     priority = EMERGENCY if call.menu_choice == "emergency" else 0
     return await session.scalar(select(func.count()).select_from(Call).where(
-        Call.queue_since.is_not(None), Call.queue_priority >= priority)) or 0
+        Call.queue_since.is_not(None), Call.ended_at.is_(None),
+        Call.queue_priority >= priority)) or 0
 
 
 async def anyone_waiting(session: AsyncSession) -> bool:
     """A cheap look (no lock) before a dispatcher pass."""
-    return await session.scalar(select(Call.id).where(Call.queue_since.is_not(None)).limit(1)) is not None
+    return await session.scalar(select(Call.id).where(Call.queue_since.is_not(None),
+                                                      Call.ended_at.is_(None)).limit(1)) is not None
 
 
 async def waiting_calls(session: AsyncSession) -> list[Call]:
-    """The line, head first."""
+    """The line, head first (a call that has ended is never in it, whatever came late)."""
     return list((await session.scalars(
-        select(Call).where(Call.queue_since.is_not(None))
+        select(Call).where(Call.queue_since.is_not(None), Call.ended_at.is_(None))
         .order_by(Call.queue_priority.desc(), Call.queued_at, Call.id))).all())
 
 
@@ -175,13 +177,14 @@ async def offer_free_staff(session: AsyncSession, *, settings: Settings, now: da
         if not free:
             continue
         staff = free[0]
-        taken.add(staff.id)
         if only is not None and call.id != only.id:
+            taken.add(staff.id)
             continue  # theirs to take, by the dispatcher, in turn
         locked = await session.scalar(select(Call).where(Call.id == call.id).with_for_update()
                                       .execution_options(populate_existing=True))
         if locked is None or locked.queue_since is None or locked.ended_at is not None:
-            continue
+            continue  # left meanwhile: the person goes to the next in line
+        taken.add(staff.id)
         leg = new_leg(locked, staff, attempt=len(tried[call.id]) + 1, now=now)
         session.add(leg)
         await session.flush()

@@ -40,6 +40,8 @@ async def wait(session: AsyncSession, hotline: Hotline, *, form: Mapping[str, st
     `IVR_QUEUE_MAX_SECONDS`, else another turn in line."""
     call = await get_or_create_call(session, form=form, now=hotline.now)
     response = VoiceResponse()
+    if call.ended_at is not None:  # a turn arriving after the caller hung up: nobody to wait
+        return response
     leg = await queue.offered_leg(session, call)
     if leg is not None:
         age = (hotline.now - leg.created_at).total_seconds()

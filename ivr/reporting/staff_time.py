@@ -15,24 +15,18 @@ from __future__ import annotations
 from bisect import bisect_right
 from datetime import datetime, timedelta
 
-from sqlalchemy import Float, case, cast, func, select
+from sqlalchemy import case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ivr.people import sign_ins
 from ivr.people.roster import parse_shifts
 from ivr.platform.config import Settings
 from models import Attempt, Call, Leg, Staff, StaffSignIn
+from models.db import seconds_between
 
 # Sign-ins older than this before the range cannot change it (a shift of up to 24 h, then
 # at most `OFF_SHIFT_HOURS` signed in off shift).
 LOOK_BACK = timedelta(hours=24 + sign_ins.OFF_SHIFT_HOURS)
-
-
-def seconds_between(dialect: str, start, end):
-    """`end − start` in seconds, in SQL (each database has its own date arithmetic)."""
-    if dialect == "sqlite":
-        return (func.julianday(end) - func.julianday(start)) * 86400.0
-    return cast(func.extract("epoch", end - start), Float)
 
 
 def shift_boundaries(shifts: str, *, settings: Settings, start: datetime,
@@ -81,8 +75,7 @@ def signed_in_seconds(staff: Staff, events: list[StaffSignIn], *, settings: Sett
 async def staff_time(session: AsyncSession, *, settings: Settings, start: datetime,
                      end: datetime, now: datetime) -> dict[str, dict]:
     """The four figures of each staff member, by phone (the key of `per_staff`)."""
-    dialect = session.bind.dialect.name
-    talk = seconds_between(dialect, Leg.answered_at, Leg.completed_at)
+    talk = seconds_between(session.bind.dialect.name, Leg.answered_at, Leg.completed_at)
     legs = {phone: (n, seconds) for phone, n, seconds in (await session.execute(
         select(Leg.phone, func.count(),
                func.sum(case((Leg.completed_at.is_not(None) & Leg.answered_at.is_not(None),

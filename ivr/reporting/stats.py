@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from ivr.platform.config import Settings
 from ivr.reporting import staff_time
 from ivr.tickets import followup
-from models import Call, Leg, Staff, Ticket
+from models import Call, Leg, Staff, Ticket, db
 
 ANSWER_SECONDS_TARGET = 20
 
@@ -86,9 +86,7 @@ async def call_answer_stats(session: AsyncSession, *, settings: Settings,
 
 def seconds_between(session: AsyncSession, earlier, later):
     """`later - earlier` in seconds, in the database's own dialect."""
-    if session.bind.dialect.name == "sqlite":
-        return (func.julianday(later) - func.julianday(earlier)) * 86400.0
-    return func.extract("epoch", later - earlier)
+    return db.seconds_between(session.bind.dialect.name, earlier, later)
 
 
 async def speed_of_answer(session: AsyncSession, *, start: datetime, end: datetime) -> dict:

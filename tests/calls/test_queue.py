@@ -414,3 +414,27 @@ async def test_the_dispatcher_offers_the_message_when_the_longest_wait_is_reache
     assert call.queue_exit == "timeout" and call.queue_wait_seconds == 120
     await dispatch()
     assert len(fake_twilio.updates) == 1  # once
+
+
+async def test_a_late_turn_of_a_caller_who_hung_up_neither_rejoins_nor_holds_up_the_line(
+        hotline, seed, clock, dispatch, fake_twilio, sessions):  # noqa: F811
+    """Twilio's hang-up and the wait loop's next request can cross: the late turn gets an
+    empty answer, the call stays out of line, and the next caller still gets the person."""
+    await seed.staff(STAFF[:1])
+    wang = await put_through(hotline, Caller(hotline, "+8613900000001"))
+    gone, next_caller = Caller(hotline, "+8613900000003"), Caller(hotline, "+8613900000004")
+    await queued(hotline, gone, "0")
+    await queued(hotline, next_caller, "0")
+    fake_twilio.live_call(next_caller.sid)
+    clock.advance(20)
+    await gone.hangup(at=clock(), duration=20)
+    late = await hotline.follow(gone.last.find("Redirect").text, gone.params())
+    assert late.find("Gather") is None and late.find("Dial") is None
+    assert "您是下一位" in (await next_turn(hotline, next_caller)).spoken
+    async with sessions() as session:
+        call = await session.scalar(select(Call).where(Call.sid == gone.sid))
+    assert call.queue_since is None and call.queue_exit == "abandoned" and call.outcome == "abandoned"
+    await hang_up_staff(wang, end=40, clock=clock)
+    clock.set(at(40 + WRAP_UP))
+    [offer] = await dispatch()
+    assert offer.call_sid == next_caller.sid

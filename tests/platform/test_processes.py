@@ -114,6 +114,26 @@ async def test_a_call_whose_webhooks_alternate_between_two_processes(two_servers
     assert [leg["status"] for leg in call["legs"]] == ["no-answer", "completed"]
 
 
+async def test_two_processes_never_ring_one_person_for_two_callers(two_servers, seed):
+    """Eight residents press 0 at the same moment, their webhooks spread over two `ivr
+    serve` processes on one database. Three staff are free: three phones ring, each for
+    one caller, and the other five callers are asked for a message."""
+    staff = [(f"客服{i}", f"1380000002{i}", "客服部", "00:00-24:00") for i in range(3)]
+    await seed.staff(staff)
+    async with aiohttp.ClientSession() as http:
+        balancer = Alternating(http, two_servers)
+        twilio = Twilio(balancer)
+        callers = [Caller(twilio, from_number=f"+86139000004{n:02d}") for n in range(8)]
+        for caller in callers:
+            await caller.dial_in()
+        answers = await asyncio.gather(*(caller.press("0") for caller in callers))
+        assert set(balancer.served) == {s.port for s in two_servers}
+    assert all(a.status == 200 for a in answers)
+    rung = [a.find("Dial").find("Number").text for a in answers if a.find("Dial") is not None]
+    assert sorted(rung) == [f"+861380000002{i}" for i in range(3)]
+    assert sum(a.find("Record") is not None for a in answers) == 5
+
+
 def running(pid: int) -> bool:
     """Alive and not a zombie waiting to be reaped."""
     try:

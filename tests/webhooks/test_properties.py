@@ -21,7 +21,8 @@ PROPERTY = hsettings(max_examples=40, deadline=None,
 
 TWILIO_PATHS = ["/twilio/voice", "/twilio/status", "/twilio/menu", "/twilio/repair", "/twilio/fees",
                 "/twilio/dial-result", "/twilio/screen", "/twilio/screen-answer",
-                "/twilio/leg-status", "/twilio/message", "/twilio/staff-menu"]
+                "/twilio/leg-status", "/twilio/message", "/twilio/staff-menu",
+                "/twilio/queue-wait", "/twilio/queue-key", "/twilio/queue-connect"]
 FIELD_NAMES = ["CallSid", "From", "To", "CallStatus", "Digits", "Direction", "DialCallStatus",
                "DialCallSid", "DialBridged", "Timestamp", "SequenceNumber", "CallDuration",
                "RecordingUrl", "RecordingDuration", "ParentCallSid", "AnsweredBy"]
