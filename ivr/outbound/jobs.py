@@ -94,7 +94,7 @@ async def queue_job(session: AsyncSession, **fields) -> OutboundJob:
 
 async def queue_callback(session: AsyncSession, *, settings: Settings, now: datetime,
                          ticket: Ticket) -> OutboundJob | None:
-    """The callback (回电) of a callback ticket: one job per ticket, due at once (it
+    """The callback (回电) of a ticket that needs one: one job per ticket, due at once (it
     waits for office hours like every callback)."""
     existing = await session.scalar(select(OutboundJob).where(
         OutboundJob.ticket_id == ticket.id, OutboundJob.kind == "callback"))
@@ -115,8 +115,8 @@ async def queue_callback(session: AsyncSession, *, settings: Settings, now: date
 
 async def queue_callbacks(session: AsyncSession, *, settings: Settings, now: datetime,
                           within: timedelta = timedelta(hours=24)) -> list[OutboundJob]:
-    """Every open callback ticket (message, missed or abandoned call) of the last day
-    that has no callback job yet gets one. Done by the dialer, not at ticket creation,
+    """Every open ticket still needing a callback (message, missed or abandoned call, of
+    any category) of the last day that has no callback job yet gets one. Done by the dialer, not at ticket creation,
     so tickets from any path (a replayed journal too) are called back."""
     if (await session.connection()).dialect.name == "postgresql":
         # one dialer at a time (SQLite's write lock does this there); the others skip a pass
@@ -126,7 +126,7 @@ async def queue_callbacks(session: AsyncSession, *, settings: Settings, now: dat
     has_job = select(OutboundJob.id).where(OutboundJob.ticket_id == Ticket.id,
                                            OutboundJob.kind == "callback").exists()
     rows = (await session.scalars(select(Ticket).where(
-        Ticket.category == "callback", Ticket.status.in_(("open", "assigned", "reopened")),
+        Ticket.needs_callback.is_(True), Ticket.status.in_(("open", "assigned", "reopened")),
         Ticket.created_at >= now - within, Ticket.resident_phone.is_not(None),
         ~has_job).order_by(Ticket.id).limit(200))).all()
     jobs = []
