@@ -32,6 +32,26 @@ STAFF_RETRY_MINUTES = 5
 
 CALLBACK_LOCK_KEY = 0x1B_CA_11_BA  # pg advisory lock: queueing callback jobs
 
+# People before campaigns: an emergency escalation to a supervisor, then a resident waiting
+# for our callback, then a follow-up, then fee reminders. A higher class is claimed (and
+# paced) before anything below it, whatever is due longer.
+PRIORITY = ("escalation", "callback", "follow_up", "fee_reminder")
+
+
+def rank(kind: str) -> int:
+    """0 for the most urgent class; unknown kinds go last."""
+    return PRIORITY.index(kind) if kind in PRIORITY else len(PRIORITY)
+
+
+def in_progress_cap(kind: str, settings: Settings) -> int:
+    """How many calls may be in progress when a job of `kind` is claimed: the whole cap for
+    escalations, less a growing part of `IVR_DIALER_RESERVED_IN_PROGRESS` for each class
+    below (all of it below fee reminders), so unanswered reminders never fill the lines
+    a callback needs. At least 1."""
+    cap = settings.dialer_max_in_progress
+    reserved = min(settings.dialer_reserved_in_progress, cap - 1)
+    return max(1, cap - reserved * rank(kind) // (len(PRIORITY) - 1))
+
 
 def window_for(kind: str, settings: Settings) -> str | None:
     """When a kind of call may be placed: callbacks in office hours, an emergency
