@@ -85,6 +85,7 @@ WORDS: dict[str, tuple[str, str]] = {
                           "Queues a call to every household in arrears, within calling hours."),
     "campaign": ("催缴活动", "Campaign"),
     "campaigns": ("催缴活动", "Campaigns"),
+    "needs_callback": ("待回电", "to call back"),
     "confirm_fee_campaign": ("确认发起物业费催缴外呼", "Confirm the fee-reminder campaign"),
     "campaign_preview": ("将为 {households} 户欠费业主排队外呼，欠费合计 {total} 元。",
                          "Queues a call to {households} households in arrears, owing "
