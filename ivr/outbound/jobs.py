@@ -136,8 +136,9 @@ async def queue_callback(session: AsyncSession, *, settings: Settings, now: date
 async def queue_callbacks(session: AsyncSession, *, settings: Settings, now: datetime,
                           within: timedelta = timedelta(hours=24)) -> list[OutboundJob]:
     """Every open ticket still needing a callback (message, missed or abandoned call, of
-    any category) of the last day that has no callback job yet gets one. Done by the dialer, not at ticket creation,
-    so tickets from any path (a replayed journal too) are called back."""
+    any category) of the last day that has no callback job yet gets one. Done by the
+    dialer, not at ticket creation, so tickets from any path (a replayed journal too)
+    are called back."""
     if (await session.connection()).dialect.name == "postgresql":
         # one dialer at a time (SQLite's write lock does this there); the others skip a pass
         if not await session.scalar(text("SELECT pg_try_advisory_xact_lock(:key)"),
