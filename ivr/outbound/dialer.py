@@ -147,13 +147,16 @@ async def due_jobs(session: AsyncSession, *, kind: str, now: datetime,
 
 
 async def claim(session: AsyncSession, *, settings: Settings, now: datetime, limit: int,
-                name: str, in_progress: int = 0) -> list[Claimed]:
+                name: str, in_progress: int = 0, campaigns: bool = True) -> list[Claimed]:
     """Take up to `limit` due jobs whose window is open and write their intents: people
     before campaigns (`jobs.PRIORITY`), each class only while the calls in progress are
-    below its share of the cap (`jobs.in_progress_cap`)."""
+    below its share of the cap (`jobs.in_progress_cap`); fee reminders only if
+    `campaigns`."""
     taken: list[tuple[OutboundJob, Attempt]] = []
     for kind in jobs.PRIORITY:
         if not jobs.in_window(kind, settings=settings, now=now):
+            continue
+        if kind == "fee_reminder" and not campaigns:
             continue
         room = min(limit - len(taken),
                    jobs.in_progress_cap(kind, settings) - in_progress - len(taken))
@@ -247,12 +250,15 @@ class Dialer:
 
     async def claim_batch(self, *, now: datetime, limit: int | None = None,
                           callbacks: bool = True) -> list[Claimed]:
+        """Up to ~2 s of calls claimed ahead. With that many already waiting for the pace,
+        one job above fee reminders may still be claimed: it takes the next slot."""
         async with self.sessions() as session, session.begin():
             if callbacks:
                 await jobs.queue_callbacks(session, settings=self.settings, now=now)
             want = 2 * self.batch - self.waiting if limit is None else limit
-            return await claim(session, settings=self.settings, now=now, limit=want,
-                               name=self.name, in_progress=await jobs.in_progress(session))
+            return await claim(session, settings=self.settings, now=now, limit=max(1, want),
+                               name=self.name, in_progress=await jobs.in_progress(session),
+                               campaigns=want > 0)
 
     async def place(self, claimed: Claimed) -> None:
         """Pace, create the call, write its SID; back off on 429, look up before
@@ -443,7 +449,6 @@ class Dialer:
         calls at a time and places them in the background, paced."""
         tasks: set[asyncio.Task] = set()
         last_reconcile = 0.0
-        last_callbacks = 0.0
         poll = self.settings.dialer_poll_seconds
         log.info("dialer %s: %s calls/s, at most %s in progress", self.name,
                  self.settings.dialer_cps, self.settings.dialer_max_in_progress)
@@ -454,11 +459,8 @@ class Dialer:
                 if time.monotonic() - last_reconcile >= min(30.0, self.settings.dialer_reconcile_after_seconds / 2):
                     last_reconcile = time.monotonic()
                     await self.reconcile(now=now)
-                if self.waiting < 2 * self.batch:  # up to ~2 s of calls claimed ahead
-                    due = time.monotonic() - last_callbacks >= poll
-                    if due:
-                        last_callbacks = time.monotonic()
-                    claimed = await self.claim_batch(now=now, callbacks=due)
+                # every pass: a message left now is called back at the next pace slot
+                claimed = await self.claim_batch(now=now)
                 for c in claimed:
                     task = asyncio.create_task(self.place(c))
                     tasks.add(task)
@@ -467,7 +469,8 @@ class Dialer:
                 raise
             except Exception:
                 log.exception("dialer pass failed; next pass in %ss", poll)
-            pause = min(poll, max(0.02, self.pacer.interval * max(1, self.batch // 4))) if claimed else poll
+            busy = claimed or self.waiting  # calls waiting for the pace: look again soon
+            pause = min(poll, max(0.02, self.pacer.interval * max(1, self.batch // 4))) if busy else poll
             try:
                 await asyncio.wait_for(stop.wait(), timeout=pause)
             except asyncio.TimeoutError:
