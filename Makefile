@@ -12,10 +12,13 @@ $(BIN)/ivr: pyproject.toml
 	touch $(BIN)/ivr
 
 ## make run: the hotline on the embedded SQLite database (./ivr.db), port 8080; without
-## TWILIO_AUTH_TOKEN (local trial) an empty database is first filled by `ivr demo`.
+## TWILIO_AUTH_TOKEN (local trial) an empty database is first filled by `ivr demo`, and
+## the demo's centre is 阳光花园 (COMPANY_NAME, unless set or in .env) so the greeting is the README's.
+DEMO_COMPANY := 阳光花园
 run: $(BIN)/ivr
 	@if [ -z "$$TWILIO_AUTH_TOKEN" ]; then \
 	  echo "TWILIO_AUTH_TOKEN is not set: running with IVR_INSECURE_DEV=1 (unsigned webhooks accepted; local use only)"; \
+	  grep -qs '^COMPANY_NAME=' .env || export COMPANY_NAME="$${COMPANY_NAME:-$(DEMO_COMPANY)}"; \
 	  $(BIN)/ivr demo --if-empty || exit 1; \
 	  echo "Try a call in another terminal: $(BIN)/ivr simulate"; \
 	  IVR_INSECURE_DEV=1 $(BIN)/ivr serve; \

@@ -115,6 +115,9 @@ TICKET = {
         "due_at": {"type": "string", "format": "date-time"},
         "resolved_at": {"type": ["string", "null"], "format": "date-time"},
         "escalation_level": {"type": "integer", "minimum": 1, "maximum": 3},
+        # beyond the contract: the resident (a message, a missed or abandoned call) still
+        # waits for our callback; `category` is what they wanted
+        "needs_callback": {"type": "boolean"},
         "follow_up": {
             "oneOf": [
                 {"type": "null"},

@@ -6,6 +6,11 @@ separate process (so its CPU is not counted), and prints the achieved rate, its 
 from the target, duplicate calls (must be 0) and the dialer's CPU seconds per 1,000
 calls. Calls are never completed by the fake, so the in-progress cap is lifted.
 
+Halfway through, a resident's message (a complaint that needs a callback) is written
+while the campaign runs: the delay from that commit to the callback's create (the staff
+phone rung first) is printed, the wait of a person behind a campaign (people before
+campaigns: at most a poll and a pace slot).
+
     .venv/bin/python benchmarks/dialer.py [--jobs 100000] [--cps 50] [--seconds 60]
     DATABASE_URL=postgresql+asyncpg://… .venv/bin/python benchmarks/dialer.py
 """
@@ -38,7 +43,7 @@ def serve_fake(port_queue) -> None:
 
     fake = FakeTwilio(record=False)
     app = fake.app()
-    counts = {"creates": 0, "to": {}}
+    counts = {"creates": 0, "to": {}, "first_at": {}}
 
     @web.middleware
     async def count(request, handler):
@@ -49,6 +54,7 @@ def serve_fake(port_queue) -> None:
             counts["creates"] += 1
             to = json.loads(response.text)["to"]
             counts["to"][to] = counts["to"].get(to, 0) + 1
+            counts["first_at"].setdefault(to, time.time())
         return response
 
     app.middlewares.insert(0, count)
@@ -56,7 +62,7 @@ def serve_fake(port_queue) -> None:
     async def stats(_request):
         dupes = sum(n - 1 for n in counts["to"].values() if n > 1)
         return web.json_response({"creates": counts["creates"], "distinct": len(counts["to"]),
-                                  "duplicates": dupes})
+                                  "duplicates": dupes, "first_at": counts["first_at"]})
 
 
     async def main():
@@ -93,6 +99,27 @@ async def queue(settings, jobs: int, now: datetime) -> float:
     finally:
         await engine.dispose()
     return time.perf_counter() - started
+
+
+STAFF_PHONE = "+8613800000001"
+
+
+async def leave_message(sessions, settings, now: datetime) -> float:
+    """A complaint nobody answered, with a staff member on shift: when it was committed."""
+    from ivr.tickets import lifecycle
+    from models import Call, Staff
+
+    async with sessions() as session, session.begin():
+        if not await session.get(Staff, 1):
+            session.add(Staff(id=1, name="王小姐", phone=STAFF_PHONE, department="客服部",
+                              shifts="00:00-24:00"))
+        call = Call(sid="CA" + "b" * 32, from_number="+8613900000001",
+                    to_number=settings.hotline_number, started_at=now, menu_choice="complaint")
+        session.add(call)
+        await session.flush()
+        await lifecycle.ensure_callback_ticket(session, settings=settings, now=now, call=call,
+                                               reason="留言 20 秒")
+    return time.time()
 
 
 async def run(args) -> None:
@@ -135,9 +162,13 @@ async def run(args) -> None:
     cpu0, wall0 = time.process_time(), time.monotonic()
     task = asyncio.create_task(dialer.run(stop))
     steps, previous = [], 0
+    windows = max(1, round(args.seconds / 10))
+    left_at = None
     async with ClientSession() as http:
-        for _ in range(max(1, round(args.seconds / 10))):  # the rate in each 10 s
-            await asyncio.sleep(args.seconds / max(1, round(args.seconds / 10)))
+        for window in range(windows):  # the rate in each 10 s
+            if window == windows // 2:
+                left_at = await leave_message(make_sessionmaker(engine), settings, clock())
+            await asyncio.sleep(args.seconds / windows)
             async with http.get(f"http://127.0.0.1:{port}/_stats") as resp:
                 in_window = (await resp.json())["creates"]
             steps.append(in_window - previous)
@@ -168,6 +199,13 @@ async def run(args) -> None:
     print(f"duplicates: {stats['duplicates']} (same number called twice); "
           f"jobs with more than one attempt: {per_job}")
     print(f"dialer CPU: {cpu:.1f} s = {cpu / max(1, in_window) * 1000:.2f} CPU s per 1,000 calls")
+    called_back = stats["first_at"].get(STAFF_PHONE)
+    if called_back is None:
+        print("callback behind the running campaign: NOT placed within the run")
+    else:
+        print(f"callback behind the running campaign: placed {called_back - left_at:.2f} s "
+              f"after the message (poll {settings.dialer_poll_seconds:g} s, "
+              f"{args.jobs - in_window:,} reminders still queued)")
 
 
 def main() -> None:

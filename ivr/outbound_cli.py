@@ -54,8 +54,11 @@ async def remind_fees_command(settings: Settings, args) -> str:
     engine = make_engine(settings.database_url)
     try:
         async with make_sessionmaker(engine)() as session, session.begin():
-            campaign = await campaigns.start(session, settings=settings, now=utcnow(),
-                                             created_by=args.created_by or "cli")
+            try:
+                campaign = await campaigns.start(session, settings=settings, now=utcnow(),
+                                                 created_by=args.created_by or "cli")
+            except campaigns.CampaignError as exc:
+                raise OutboundCommandError(str(exc)) from None
     finally:
         await engine.dispose()
     return (f"催缴活动 #{campaign.id}: {campaign.households} households in arrears queued; "

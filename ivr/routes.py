@@ -9,6 +9,7 @@ import api.openapi
 import api.tickets
 import pages.admin
 import pages.calls
+import pages.campaigns
 import pages.dashboard
 import pages.login
 import pages.notices
@@ -78,10 +79,12 @@ def setup_routes(app: web.Application) -> None:
     app.router.add_post("/admin/users", pages.admin.save_user)
     app.router.add_post(r"/admin/staff/{id:\d+}/active", pages.admin.toggle_staff)
     app.router.add_post(r"/staff/{id:\d+}/sign-in", pages.staff.sign_in_out)
-    app.router.add_post("/campaigns/fee-reminder", pages.admin.start_fee_campaign)
     app.router.add_get("/wall", pages.wall.wall_page)
     app.router.add_get("/wall/events", pages.wall.wall_events)
     app.router.add_post("/notices", pages.notices.post_notice)
     app.router.add_post(r"/notices/{id:\d+}/close", pages.notices.close_notice)
-    app.router.add_get(r"/campaigns/{id:\d+}", pages.admin.campaign_page)
+    app.router.add_get("/campaigns", pages.campaigns.campaign_list)
+    app.router.add_get("/campaigns/fee-reminder", pages.campaigns.confirm_fee_campaign)
+    app.router.add_post("/campaigns/fee-reminder", pages.campaigns.start_fee_campaign)
+    app.router.add_get(r"/campaigns/{id:\d+}", pages.campaigns.campaign_page)
     app.router.add_static("/static", pages.render.STATIC, append_version=True)

@@ -49,6 +49,8 @@ class OutboundJob(Base):
     __table_args__ = (
         Index("ix_outbound_jobs_state_next", "state", "next_attempt_at"),
         Index("ix_outbound_jobs_campaign", "campaign_id"),
+        # claiming by class (people before campaigns): the due jobs of one kind
+        Index("ix_outbound_jobs_state_kind_next", "state", "kind", "next_attempt_at"),
     )
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, Integer, String, Text
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from .base import Base
@@ -18,6 +18,8 @@ class Ticket(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     number: Mapped[str] = mapped_column(String(20), unique=True)
+    # What the caller wanted (`repair`, `complaint`, `emergency`, `inquiry`); `callback`
+    # only for a message that chose nothing. Reports and follow-ups count by it.
     category: Mapped[str] = mapped_column(String(20))
     status: Mapped[str] = mapped_column(String(20), default="open")
     resident_id: Mapped[int | None] = mapped_column(ForeignKey("residents.id"), default=None)
@@ -26,6 +28,9 @@ class Ticket(Base):
     call_sid: Mapped[str | None] = mapped_column(String(64), default=None)
     description: Mapped[str] = mapped_column(Text, default="")
     recording_url: Mapped[str | None] = mapped_column(String(500), default=None)
+    # Nobody answered (a message, a missed or an abandoned call): the resident still waits
+    # for our call (回电). Cleared once a staff member has talked to them.
+    needs_callback: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     owner_staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"), default=None)
     department: Mapped[str | None] = mapped_column(String(100), default=None)
     created_at: Mapped[datetime] = mapped_column()

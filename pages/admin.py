@@ -1,4 +1,4 @@
-"""Admins manage dashboard users and staff; supervisors start a fee-reminder campaign."""
+"""Admins manage dashboard users and staff."""
 
 from __future__ import annotations
 
@@ -7,14 +7,13 @@ from urllib.parse import quote
 from aiohttp import web
 from sqlalchemy import select
 
-from ivr.outbound import campaigns
 from ivr.people import sessions
 from ivr.people.users import UserError, add_user, find_user
-from ivr.platform.resources import CLOCK, SESSIONS, SETTINGS
+from ivr.platform.resources import CLOCK, SESSIONS
 from models import Staff, User
 from models.user import ROLES
 
-from .access import ADMIN, MANAGERS, form_of, page, user_of
+from .access import ADMIN, form_of, page, user_of
 from .render import number_field, path_id, render
 
 
@@ -77,30 +76,3 @@ async def toggle_staff(request: web.Request) -> web.Response:
                        action="staff_active" if person.active else "staff_inactive",
                        subject=f"{person.name} {person.phone}")
     raise web.HTTPSeeOther("/admin")
-
-
-@page(*MANAGERS)
-async def start_fee_campaign(request: web.Request) -> web.Response:
-    """`POST /campaigns/fee-reminder`: every household in arrears queued for a call (issue 5)."""
-    user = user_of(request)
-    now = request.app[CLOCK]()
-    async with request.app[SESSIONS]() as session:
-        async with session.begin():
-            campaign = await campaigns.start(session, settings=request.app[SETTINGS], now=now,
-                                             created_by=user.name)
-            sessions.audit(session, now=now, user_name=user.name, action="fee_campaign",
-                           subject=f"#{campaign.id}: {campaign.households}")
-    raise web.HTTPSeeOther(f"/campaigns/{campaign.id}")
-
-
-@page(*MANAGERS)
-async def campaign_page(request: web.Request) -> web.Response:
-    campaign_id = path_id(request)
-    async with request.app[SESSIONS]() as session:
-        try:
-            if campaign_id is None:
-                raise campaigns.CampaignError("no such campaign")
-            report = await campaigns.report(session, campaign_id=campaign_id)
-        except campaigns.CampaignError:
-            return render(request, "error.html", status=404, code=404, message_key="not_found")
-    return render(request, "campaign.html", report=report)

@@ -72,6 +72,7 @@ class FakeTwilio:
     # Calls updated (`calls(sid).update(url=…)`), in order: (sid, form).
     updates: list[tuple[str, dict]] = field(default_factory=list)
     updated: asyncio.Event = field(default_factory=asyncio.Event)
+    _created: asyncio.Event = field(default_factory=asyncio.Event)
 
     # --- control ---
     def fail_next(self, count: int = 1, **fault) -> None:
@@ -105,6 +106,16 @@ class FakeTwilio:
 
     def created_calls(self, to: str | None = None) -> list[dict]:
         return [c for c in self.calls.values() if to is None or c["to"] == to]
+
+    async def wait_for_call(self, to: str | None = None, *, count: int = 1,
+                            timeout: float = 30) -> list[dict]:
+        """Until `count` calls (to `to`) were created: woken by each create, not polled."""
+        async def enough() -> list[dict]:
+            while len(self.created_calls(to)) < count:
+                self._created.clear()
+                await self._created.wait()
+            return self.created_calls(to)
+        return await asyncio.wait_for(enough(), timeout)
 
     # --- HTTP ---
     def app(self) -> web.Application:
@@ -184,6 +195,8 @@ class FakeTwilio:
             }
             self.calls[sid] = call
             created.append(call)
+            call["_created_at"] = time.monotonic()
+            self._created.set()
             return call
 
         failed = await self._fault(create)

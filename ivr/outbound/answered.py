@@ -334,12 +334,15 @@ async def settle_attempt(session: AsyncSession, *, settings: Settings, job: Outb
 async def callback_reached(session: AsyncSession, *, settings: Settings, job: OutboundJob,
                            attempt: Attempt, now: datetime) -> None:
     """The resident was called back: the staff member who did it owns the ticket
-    (首问负责制) and the callback ticket is resolved."""
+    (首问负责制). A plain callback request is then resolved; a repair, complaint or
+    emergency left as a message stays open for its work (and its follow-up)."""
     ticket = await session.get(Ticket, job.ticket_id) if job.ticket_id else None
     if ticket is None:
         return
     if ticket.owner_staff_id is None and attempt.staff_id is not None:
         ticket.owner_staff_id = attempt.staff_id
+    if ticket.needs_callback:
+        ticket.needs_callback = False
     if ticket.category == "callback" and ticket.status in lifecycle.ACTIVE:
         await lifecycle.resolve(session, settings=settings, ticket=ticket, actor="dialer",
                               now=now, note="已回电并与业主通话")

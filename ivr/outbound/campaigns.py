@@ -27,30 +27,97 @@ class CampaignError(LookupError):
     pass
 
 
-async def start(session: AsyncSession, *, settings: Settings, now: datetime,
-                created_by: str = "") -> Campaign:
-    """A campaign over every household in arrears now: one job each (a household with a
-    reminder still pending from an earlier campaign keeps that one)."""
+async def households_due(session: AsyncSession) -> list[Resident]:
+    """One resident per household in arrears now, without a reminder still pending: whom a
+    campaign started now would call."""
     residents = list((await session.scalars(
         select(Resident).where(Resident.arrears > 0).order_by(Resident.id))).all())
     pending = set((await session.scalars(select(OutboundJob.resident_id).where(
         OutboundJob.kind == "fee_reminder", OutboundJob.state.in_(ACTIVE)))).all())
-    campaign = Campaign(kind="fee_reminder", created_at=now, created_by=created_by[:100],
-                        households=0)
-    session.add(campaign)
-    await session.flush()
     seen_addresses: set[str] = set()
+    households = []
     for resident in residents:
         household = (resident.address or "").strip() or f"#{resident.id}"
         if household in seen_addresses or resident.id in pending:
             continue
         seen_addresses.add(household)
+        households.append(resident)
+    return households
+
+
+async def running(session: AsyncSession) -> dict | None:
+    """The campaign still dialling (households queued or being called), if any."""
+    row = (await session.execute(
+        select(OutboundJob.campaign_id, func.count())
+        .where(OutboundJob.kind == "fee_reminder", OutboundJob.state.in_(ACTIVE),
+               OutboundJob.campaign_id.is_not(None))
+        .group_by(OutboundJob.campaign_id).order_by(OutboundJob.campaign_id.desc()).limit(1)
+    )).first()
+    return {"id": row[0], "pending": int(row[1])} if row else None
+
+
+async def preview(session: AsyncSession) -> dict:
+    """What starting a campaign now would do, for the supervisor to confirm: households,
+    the total they owe, and the campaign still running (then nothing can start)."""
+    households = await households_due(session)
+    return {"households": len(households),
+            "arrears_total": str(sum((r.arrears for r in households), Decimal("0"))),
+            "running": await running(session)}
+
+
+async def start(session: AsyncSession, *, settings: Settings, now: datetime,
+                created_by: str = "") -> Campaign:
+    """A campaign over every household in arrears now without a reminder pending: one job
+    each. Refused (CampaignError, saying why) when that is nobody: while another campaign
+    still dials them, or when nobody owes anything. An empty campaign would only hide the
+    one that runs. Households in arrears since a running campaign started get their own
+    (the dialer shares the pace between campaigns in turn)."""
+    households = await households_due(session)
+    if not households:
+        current = await running(session)
+        if current is not None:
+            raise CampaignError(
+                f"催缴活动 #{current['id']} 正在进行，还有 {current['pending']} 户未完成，"
+                f"欠费业主都已在其中 (campaign #{current['id']} is still running)")
+        raise CampaignError("目前没有欠费业主，无需发起催缴 (no household in arrears)")
+    campaign = Campaign(kind="fee_reminder", created_at=now, created_by=created_by[:100],
+                        households=0)
+    session.add(campaign)
+    await session.flush()
+    for resident in households:
         session.add(jobs.new_job(kind="fee_reminder", phone=resident.phone, now=now,
-                                   resident_id=resident.id, campaign_id=campaign.id,
-                                   arrears=resident.arrears))
+                                 resident_id=resident.id, campaign_id=campaign.id,
+                                 arrears=resident.arrears))
         campaign.households += 1
     await session.flush()
     return campaign
+
+
+async def overview(session: AsyncSession, *, limit: int = 100) -> list[dict]:
+    """The latest campaigns, newest first, with how far each has come (for the list page)."""
+    rows = list((await session.scalars(
+        select(Campaign).order_by(Campaign.id.desc()).limit(limit))).all())
+    if not rows:
+        return []
+    states = (await session.execute(
+        select(OutboundJob.campaign_id, OutboundJob.state, OutboundJob.outcome, func.count())
+        .where(OutboundJob.campaign_id.in_([c.id for c in rows]))
+        .group_by(OutboundJob.campaign_id, OutboundJob.state, OutboundJob.outcome))).all()
+    tally: dict[int, dict[str, int]] = {c.id: {"reached": 0, "message_left": 0, "pending": 0,
+                                               "paid_meanwhile": 0, "not_reached": 0}
+                                        for c in rows}
+    for campaign_id, state, outcome, count in states:
+        t = tally[campaign_id]
+        if state == "skipped" and outcome == "paid":
+            t["paid_meanwhile"] += count
+        elif state == "done" and outcome in ("reached", "message_left"):
+            t[outcome] += count
+        elif state in ACTIVE:
+            t["pending"] += count
+        else:
+            t["not_reached"] += count
+    return [{"id": c.id, "created_at": c.created_at, "created_by": c.created_by,
+             "households": c.households, **tally[c.id]} for c in rows]
 
 
 def _household(resident: Resident | None, job: OutboundJob, attempts: int) -> dict:

@@ -19,7 +19,10 @@ Exactly once:
 
 Pacing is for the whole account (`IVR_DIALER_CPS`, slots shared through the database by
 every dialer: `ivr/outbound/pace.py`) with a cap on calls in progress across all processes
-(`IVR_DIALER_MAX_IN_PROGRESS`). Times written to the database come from the app's
+(`IVR_DIALER_MAX_IN_PROGRESS`). People before campaigns (`jobs.PRIORITY`): jobs are
+claimed class by class, a higher class takes the next pace slot from a lower one already
+waiting, and part of the cap (`IVR_DIALER_RESERVED_IN_PROGRESS`) is kept for the higher
+classes; campaigns share what is left in turn. Times written to the database come from the app's
 clock, so tests freeze them.
 """
 
@@ -33,6 +36,7 @@ import socket
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from itertools import zip_longest
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -121,35 +125,64 @@ async def prepare(session: AsyncSession, job: OutboundJob, *, settings: Settings
     return job.phone, None
 
 
+async def due_jobs(session: AsyncSession, *, kind: str, now: datetime,
+                   limit: int) -> list[OutboundJob]:
+    """Up to `limit` queued jobs of one kind that are due, longest due first. Fee reminders
+    are dealt in turn from every campaign with reminders due, so campaigns share fairly."""
+    base = (select(OutboundJob)
+            .where(OutboundJob.state == "queued", OutboundJob.kind == kind,
+                   OutboundJob.next_attempt_at <= now)
+            .order_by(OutboundJob.next_attempt_at, OutboundJob.id))  # the (state, kind, next) index
+    if kind != "fee_reminder":
+        return list((await session.scalars(await _lock(base.limit(limit), session))).all())
+    campaigns = list((await session.scalars(
+        select(OutboundJob.campaign_id)
+        .where(OutboundJob.state == "queued", OutboundJob.kind == kind,
+               OutboundJob.next_attempt_at <= now)
+        .group_by(OutboundJob.campaign_id).order_by(OutboundJob.campaign_id))).all())
+    share = -(-limit // max(1, len(campaigns)))
+    dealt: list[list[OutboundJob]] = []
+    for campaign_id in campaigns:
+        of_campaign = base.where(OutboundJob.campaign_id.is_(None) if campaign_id is None
+                                 else OutboundJob.campaign_id == campaign_id)
+        dealt.append(list((await session.scalars(
+            await _lock(of_campaign.limit(share), session))).all()))
+    in_turn = [job for round_ in zip_longest(*dealt) for job in round_ if job is not None]
+    return in_turn[:limit]
+
+
 async def claim(session: AsyncSession, *, settings: Settings, now: datetime, limit: int,
-                name: str) -> list[Claimed]:
-    """Take up to `limit` due jobs whose window is open and write their intents."""
-    kinds = [k for k in ("callback", "follow_up", "fee_reminder", "escalation")
-             if jobs.in_window(k, settings=settings, now=now)]
-    if not kinds or limit <= 0:
-        return []
-    query = (select(OutboundJob)
-             .where(OutboundJob.state == "queued", OutboundJob.next_attempt_at <= now,
-                    OutboundJob.kind.in_(kinds))
-             .order_by(OutboundJob.next_attempt_at)  # the (state, next_attempt_at) index
-             .limit(limit))
-    due = list((await session.scalars(await _lock(query, session))).all())
-    residents = {job.resident_id for job in due if job.kind == "fee_reminder" and job.resident_id}
-    if residents:  # into the identity map at once: `prepare` re-reads each from there
-        await session.execute(select(Resident).where(Resident.id.in_(residents))
-                              .execution_options(populate_existing=True))
+                name: str, in_progress: int = 0, campaigns: bool = True) -> list[Claimed]:
+    """Take up to `limit` due jobs whose window is open and write their intents: people
+    before campaigns (`jobs.PRIORITY`), each class only while the calls in progress are
+    below its share of the cap (`jobs.in_progress_cap`); fee reminders only if
+    `campaigns`."""
     taken: list[tuple[OutboundJob, Attempt]] = []
-    for job in due:
-        target = await prepare(session, job, settings=settings, now=now)
-        if target is None:
+    for kind in jobs.PRIORITY:
+        if not jobs.in_window(kind, settings=settings, now=now):
             continue
-        phone, staff_id = target
-        job.attempts += 1
-        attempt = Attempt(job_id=job.id, number=job.attempts, created_at=now, phone=phone,
-                          staff_id=staff_id, state="intent")
-        session.add(attempt)
-        job.state, job.claimed_by, job.claimed_at, job.updated_at = "dialing", name, now, now
-        taken.append((job, attempt))
+        if kind == "fee_reminder" and not campaigns:
+            continue
+        room = min(limit - len(taken),
+                   jobs.in_progress_cap(kind, settings) - in_progress - len(taken))
+        if room <= 0:
+            continue
+        due = await due_jobs(session, kind=kind, now=now, limit=room)
+        residents = {job.resident_id for job in due if job.kind == "fee_reminder" and job.resident_id}
+        if residents:  # into the identity map at once: `prepare` re-reads each from there
+            await session.execute(select(Resident).where(Resident.id.in_(residents))
+                                  .execution_options(populate_existing=True))
+        for job in due:
+            target = await prepare(session, job, settings=settings, now=now)
+            if target is None:
+                continue
+            phone, staff_id = target
+            job.attempts += 1
+            attempt = Attempt(job_id=job.id, number=job.attempts, created_at=now, phone=phone,
+                              staff_id=staff_id, state="intent")
+            session.add(attempt)
+            job.state, job.claimed_by, job.claimed_at, job.updated_at = "dialing", name, now, now
+            taken.append((job, attempt))
     await session.flush()
     return [Claimed(job.id, attempt.id, attempt.number, job.kind, attempt.phone)
             for job, attempt in taken]
@@ -222,13 +255,15 @@ class Dialer:
 
     async def claim_batch(self, *, now: datetime, limit: int | None = None,
                           callbacks: bool = True) -> list[Claimed]:
+        """Up to ~2 s of calls claimed ahead. With that many already waiting for the pace,
+        one job above fee reminders may still be claimed: it takes the next slot."""
         async with self.sessions() as session, session.begin():
             if callbacks:
                 await jobs.queue_callbacks(session, settings=self.settings, now=now)
-            room = self.settings.dialer_max_in_progress - await jobs.in_progress(session)
-            want = min(room, 2 * self.batch - self.waiting if limit is None else limit)
-            return await claim(session, settings=self.settings, now=now, limit=want,
-                               name=self.name)
+            want = 2 * self.batch - self.waiting if limit is None else limit
+            return await claim(session, settings=self.settings, now=now, limit=max(1, want),
+                               name=self.name, in_progress=await jobs.in_progress(session),
+                               campaigns=want > 0)
 
     async def place(self, claimed: Claimed) -> None:
         """Pace, create the call, write its SID; back off on 429, look up before
@@ -238,7 +273,7 @@ class Dialer:
         params = call_params(settings, claimed)
         self.waiting += 1
         try:
-            await self.pacer.wait()
+            await self.pacer.wait(priority=jobs.rank(claimed.kind))
         finally:
             self.waiting -= 1
         for _try in range(settings.dialer_rest_tries):
@@ -263,7 +298,7 @@ class Dialer:
                     await self.pacer.back_off(delay)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 60)
-                await self.pacer.wait()
+                await self.pacer.wait(priority=jobs.rank(claimed.kind))
                 if not await self.still_open(claimed):  # settled meanwhile (a callback came)
                     return
                 continue
@@ -419,7 +454,6 @@ class Dialer:
         calls at a time and places them in the background, paced."""
         tasks: set[asyncio.Task] = set()
         last_reconcile = 0.0
-        last_callbacks = 0.0
         poll = self.settings.dialer_poll_seconds
         log.info("dialer %s: %s calls/s, at most %s in progress", self.name,
                  self.settings.dialer_cps, self.settings.dialer_max_in_progress)
@@ -430,11 +464,8 @@ class Dialer:
                 if time.monotonic() - last_reconcile >= min(30.0, self.settings.dialer_reconcile_after_seconds / 2):
                     last_reconcile = time.monotonic()
                     await self.reconcile(now=now)
-                if self.waiting < 2 * self.batch:  # up to ~2 s of calls claimed ahead
-                    due = time.monotonic() - last_callbacks >= poll
-                    if due:
-                        last_callbacks = time.monotonic()
-                    claimed = await self.claim_batch(now=now, callbacks=due)
+                # every pass: a message left now is called back at the next pace slot
+                claimed = await self.claim_batch(now=now)
                 for c in claimed:
                     task = asyncio.create_task(self.place(c))
                     tasks.add(task)
@@ -443,7 +474,8 @@ class Dialer:
                 raise
             except Exception:
                 log.exception("dialer pass failed; next pass in %ss", poll)
-            pause = min(poll, max(0.02, self.pacer.interval * max(1, self.batch // 4))) if claimed else poll
+            busy = claimed or self.waiting  # calls waiting for the pace: look again soon
+            pause = min(poll, max(0.02, self.pacer.interval * max(1, self.batch // 4))) if busy else poll
             try:
                 await asyncio.wait_for(stop.wait(), timeout=pause)
             except asyncio.TimeoutError:

@@ -32,6 +32,26 @@ STAFF_RETRY_MINUTES = 5
 
 CALLBACK_LOCK_KEY = 0x1B_CA_11_BA  # pg advisory lock: queueing callback jobs
 
+# People before campaigns: an emergency escalation to a supervisor, then a resident waiting
+# for our callback, then a follow-up, then fee reminders. A higher class is claimed (and
+# paced) before anything below it, whatever is due longer.
+PRIORITY = ("escalation", "callback", "follow_up", "fee_reminder")
+
+
+def rank(kind: str) -> int:
+    """0 for the most urgent class; unknown kinds go last."""
+    return PRIORITY.index(kind) if kind in PRIORITY else len(PRIORITY)
+
+
+def in_progress_cap(kind: str, settings: Settings) -> int:
+    """How many calls may be in progress when a job of `kind` is claimed: the whole cap for
+    escalations, less a growing part of `IVR_DIALER_RESERVED_IN_PROGRESS` for each class
+    below (all of it below fee reminders), so unanswered reminders never fill the lines
+    a callback needs. At least 1."""
+    cap = settings.dialer_max_in_progress
+    reserved = min(settings.dialer_reserved_in_progress, cap - 1)
+    return max(1, cap - reserved * rank(kind) // (len(PRIORITY) - 1))
+
 
 def window_for(kind: str, settings: Settings) -> str | None:
     """When a kind of call may be placed: callbacks in office hours, an emergency
@@ -94,7 +114,7 @@ async def queue_job(session: AsyncSession, **fields) -> OutboundJob:
 
 async def queue_callback(session: AsyncSession, *, settings: Settings, now: datetime,
                          ticket: Ticket) -> OutboundJob | None:
-    """The callback (回电) of a callback ticket: one job per ticket, due at once (it
+    """The callback (回电) of a ticket that needs one: one job per ticket, due at once (it
     waits for office hours like every callback)."""
     existing = await session.scalar(select(OutboundJob).where(
         OutboundJob.ticket_id == ticket.id, OutboundJob.kind == "callback"))
@@ -115,9 +135,10 @@ async def queue_callback(session: AsyncSession, *, settings: Settings, now: date
 
 async def queue_callbacks(session: AsyncSession, *, settings: Settings, now: datetime,
                           within: timedelta = timedelta(hours=24)) -> list[OutboundJob]:
-    """Every open callback ticket (message, missed or abandoned call) of the last day
-    that has no callback job yet gets one. Done by the dialer, not at ticket creation,
-    so tickets from any path (a replayed journal too) are called back."""
+    """Every open ticket still needing a callback (message, missed or abandoned call, of
+    any category) of the last day that has no callback job yet gets one. Done by the
+    dialer, not at ticket creation, so tickets from any path (a replayed journal too)
+    are called back."""
     if (await session.connection()).dialect.name == "postgresql":
         # one dialer at a time (SQLite's write lock does this there); the others skip a pass
         if not await session.scalar(text("SELECT pg_try_advisory_xact_lock(:key)"),
@@ -126,7 +147,7 @@ async def queue_callbacks(session: AsyncSession, *, settings: Settings, now: dat
     has_job = select(OutboundJob.id).where(OutboundJob.ticket_id == Ticket.id,
                                            OutboundJob.kind == "callback").exists()
     rows = (await session.scalars(select(Ticket).where(
-        Ticket.category == "callback", Ticket.status.in_(("open", "assigned", "reopened")),
+        Ticket.needs_callback.is_(True), Ticket.status.in_(("open", "assigned", "reopened")),
         Ticket.created_at >= now - within, Ticket.resident_phone.is_not(None),
         ~has_job).order_by(Ticket.id).limit(200))).all()
     jobs = []

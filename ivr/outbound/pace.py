@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import math
 import time
+from dataclasses import dataclass
 from typing import Callable
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -21,6 +22,14 @@ from models.db import insert_for
 
 # A slot further ahead than this means the wall clock was set back: start again from now.
 CLOCK_SET_BACK_SECONDS = 3600.0
+
+
+@dataclass
+class _Turn:
+    """One request's slot while it sleeps towards it; a more urgent one may take it."""
+
+    slot: float
+    priority: int
 
 
 class Pace:
@@ -40,6 +49,7 @@ class Pace:
         self._taken: list[float] = []
         self._waiting = 0
         self._taking = asyncio.Lock()
+        self._sleepers: list[_Turn] = []  # requests of this process waiting for their slot
         self.block = max(1, math.ceil(rate))
 
     async def _slot(self, session: AsyncSession) -> PaceSlot:
@@ -83,14 +93,32 @@ class Pace:
             row = await session.get(PaceSlot, self.name)
             return row.hold_until if row is not None else 0.0
 
-    async def wait(self) -> None:
-        """Take the next slot and sleep until it; a back-off that began meanwhile (here or
-        in another process) sends us to a new slot after it."""
+    def _precede(self, turn: _Turn) -> None:
+        """A more urgent request takes the earliest slot a less urgent one of this process
+        sleeps towards, which gets the later slot instead: a callback is not queued
+        behind the reminders claimed ahead of it."""
+        later = [t for t in self._sleepers if t.priority > turn.priority and t.slot < turn.slot]
+        if later:
+            first = min(later, key=lambda t: t.slot)
+            first.slot, turn.slot = turn.slot, first.slot
+
+    async def wait(self, *, priority: int = 0) -> None:
+        """Take the next slot and sleep until it (an earlier one taken from a less urgent
+        request: lower `priority` is more urgent); a back-off that began meanwhile (here
+        or in another process) sends us to a new slot after it."""
         while True:
-            delay = await self._next() - self.wall()
+            turn = _Turn(await self._next(), priority)
+            self._precede(turn)
             held_elsewhere = 0.0
-            if delay > 0:
-                await asyncio.sleep(delay)
+            self._sleepers.append(turn)
+            try:
+                slept = False
+                while (delay := turn.slot - self.wall()) > 0:  # a slot may move later
+                    slept = True
+                    await asyncio.sleep(delay)
+            finally:
+                self._sleepers.remove(turn)
+            if slept:
                 held_elsewhere = await self._held_until()
             if self.wall() >= max(self.held_here, held_elsewhere):  # held_here: read last
                 return

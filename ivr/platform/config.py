@@ -104,6 +104,8 @@ class Settings(BaseSettings):
     # The outbound dialer (README, *Outbound calls*).
     dialer_cps: float = Field(1, alias="IVR_DIALER_CPS", gt=0)
     dialer_max_in_progress: int = Field(10, alias="IVR_DIALER_MAX_IN_PROGRESS", ge=1)
+    # Of that cap, kept for the classes above fee reminders (ivr/outbound/jobs.py PRIORITY).
+    dialer_reserved_in_progress: int = Field(3, alias="IVR_DIALER_RESERVED_IN_PROGRESS", ge=0)
     dialer_attempts_per_day: int = Field(3, alias="IVR_DIALER_ATTEMPTS_PER_DAY", ge=1)
     dialer_max_attempts: int = Field(6, alias="IVR_DIALER_MAX_ATTEMPTS", ge=1)
     dialer_retry_minutes: float = Field(30, alias="IVR_DIALER_RETRY_MINUTES", ge=0)

@@ -24,7 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ivr.platform.config import Settings
 from ivr.tickets import contacts, history, lifecycle
-from models import Call, OutboundJob, SmsMessage, Ticket
+from models import OutboundJob, SmsMessage, Ticket
 
 log = logging.getLogger(__name__)
 
@@ -35,13 +35,8 @@ SCHEDULER = "scheduler"  # the history's "who" of an escalation for lateness
 
 
 async def is_urgent(session: AsyncSession, ticket: Ticket) -> bool:
-    """An emergency repair, or a callback left from the emergency option: escalate by phone."""
-    if ticket.category == "emergency":
-        return True
-    if ticket.category == "callback" and ticket.call_id is not None:
-        choice = await session.scalar(select(Call.menu_choice).where(Call.id == ticket.call_id))
-        return choice == "emergency"
-    return False
+    """An emergency repair (taken by a person or left as a message): escalate by phone."""
+    return ticket.category == "emergency"
 
 
 def sms_body(ticket: Ticket, *, settings: Settings, level: int, reason: str) -> str:

@@ -51,6 +51,10 @@ STATUS_LABELS = {
 }
 # Menu choices of a call answered by a person that become a ticket by themselves.
 CALL_CHOICE_CATEGORIES = {"repair": "repair", "complaint": "complaint", "emergency": "emergency"}
+# What a caller nobody answered wanted, by their menu choice: a complaint left as a message
+# is still a complaint (followed up, counted). A fee question is an enquiry; no choice (or
+# `person`) is a plain callback request.
+MESSAGE_CATEGORIES = {**CALL_CHOICE_CATEGORIES, "inquiry": "inquiry", "fees": "inquiry"}
 
 
 class TicketError(ValueError):
@@ -238,6 +242,7 @@ async def resolve(session: AsyncSession, *, settings: Settings, ticket: Ticket, 
     check_transition(ticket, "resolved")
     _set_status(session, ticket, "resolved", now=now, actor=actor, note=note)
     ticket.resolved_at = now
+    ticket.needs_callback = False  # whoever resolved it has dealt with the resident
     if ticket.category in followup.FOLLOW_UP_CATEGORIES:
         await followup.schedule(session, settings=settings, ticket=ticket, now=now, actor=actor)
     return ticket
@@ -294,6 +299,7 @@ def view(ticket: Ticket, *, settings: Settings, owner: Staff | None) -> dict:
         "department": ticket.department,
         "description": ticket.description,
         "recording_url": ticket.recording_url,
+        "needs_callback": ticket.needs_callback,
         "created_at": iso(ticket.created_at, settings),
         "due_at": iso(ticket.due_at, settings),
         "resolved_at": iso(ticket.resolved_at, settings),
@@ -353,31 +359,42 @@ async def open_tickets_of(session: AsyncSession, *, resident_id: int | None = No
 
 
 async def callback_ticket_for_call(session: AsyncSession, call: Call) -> Ticket | None:
+    """The ticket of a call nobody answered (the call flow opens one, and nobody else
+    opens one for a call nobody took), whatever its category and whether or not the
+    resident has been called back yet."""
     return await session.scalar(
-        select(Ticket).where(Ticket.call_id == call.id, Ticket.category == "callback")
+        select(Ticket).where(Ticket.call_id == call.id).order_by(Ticket.id).limit(1)
     )
+
+
+def message_category(call: Call) -> str:
+    """What the caller wanted; `callback` when they chose nothing we can name."""
+    if call.direction != "inbound":
+        return "callback"
+    return MESSAGE_CATEGORIES.get(call.menu_choice or "", "callback")
 
 
 async def ensure_callback_ticket(session: AsyncSession, *, settings: Settings, now: datetime,
                                  call: Call, reason: str, recording_url: str | None = None,
                                  ) -> Ticket:
-    """One callback ticket (回电) per call: a message, a missed or an abandoned call.
+    """One ticket per call nobody answered (a message, a missed or an abandoned call): of
+    what the caller wanted, and needing a callback (回电).
 
-    A caller who chose the emergency option and reached nobody gets the emergency's
-    committed time (and its escalation by phone), not the office-hours callback's."""
+    Due within the callback's committed time (from the next office opening), or the
+    emergency's (and escalated by phone) for the emergency option."""
     ticket = await callback_ticket_for_call(session, call)
+    category = message_category(call)
     if ticket is None:
-        urgent = call.menu_choice == "emergency"
         ticket = await create_ticket(
-            session, settings=settings, now=now, category="callback", actor="hotline",
-            call=call, description=("【紧急维修】" if urgent else "") + reason,
-            recording_url=recording_url,
+            session, settings=settings, now=now, category=category, actor="hotline",
+            call=call, description=reason, recording_url=recording_url,
         )
-        if urgent:
-            ticket.due_at = due_at_for("emergency", settings=settings, now=now)
+        ticket.needs_callback = True
+        if category != "emergency":
+            ticket.due_at = due_at_for("callback", settings=settings, now=now)
     elif recording_url and not ticket.recording_url:
         ticket.recording_url = recording_url
-        ticket.description = ("【紧急维修】" if call.menu_choice == "emergency" else "") + reason
+        ticket.description = reason
         history.record(session, ticket, now=now, actor="hotline", action="recording",
                detail=recording_url)
     return ticket

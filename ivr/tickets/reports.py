@@ -4,7 +4,8 @@ Both are plain dicts computed from the durable ticket rows and their history, so
 command line, the SMS to supervisors and the dashboard's pages show the same figures.
 
 Daily count, as at a moment: tickets still being worked on (open) and those past their
-due time (overdue), per owner; and follow-ups nobody answered (manual tasks). The
+due time (overdue), per owner; follow-ups nobody answered (manual tasks); and residents
+still waiting for a callback that the dialer is not making (it gave up, or no number). The
 scheduler sends it to the supervisors (level 2) by SMS once a day at
 `IVR_DAILY_COUNT_HOUR`; the queued `SmsMessage` rows are the durable record that it went.
 
@@ -29,7 +30,7 @@ from ivr.platform import spreadsheets
 from ivr.platform.clock import FIRST_DAY, LAST_DAY, parse_day
 from ivr.platform.config import Settings
 from ivr.tickets import contacts, escalation, followup, lifecycle
-from models import SmsMessage, Ticket, TicketHistory
+from models import OutboundJob, SmsMessage, Ticket, TicketHistory
 from models.ticket import CATEGORIES
 
 DAILY_PURPOSE = "daily_count"
@@ -94,8 +95,9 @@ async def daily(session: AsyncSession, *, settings: Settings, at: datetime,
     )).all())
     late = await escalated_late(session, [t.id for t in rows], before=at)
     manual = await followup.manual_tasks(session)
+    callbacks = await callbacks_to_make(session)
     owners = await lifecycle.owner_names(
-        session, {t.owner_staff_id for t in rows + manual if t.owner_staff_id})
+        session, {t.owner_staff_id for t in rows + manual + callbacks if t.owner_staff_id})
     per_owner: dict[int | None, dict] = {}
     overdue = []
     for t in rows:
@@ -137,7 +139,27 @@ async def daily(session: AsyncSession, *, settings: Settings, at: datetime,
             }
             for t in manual
         ],
+        "callbacks_to_make": [
+            {
+                "number": t.number, "category": t.category, "resident_phone": t.resident_phone,
+                "owner": owners[t.owner_staff_id].name if t.owner_staff_id in owners else None,
+                "created_at": iso(t.created_at, settings),
+            }
+            for t in callbacks
+        ],
     }
+
+
+async def callbacks_to_make(session: AsyncSession) -> list[Ticket]:
+    """Residents nobody answered who still wait for our call, and whom the dialer is not
+    calling (no callback job queued or under way): for staff to call by hand."""
+    dialling = (select(OutboundJob.id)
+                .where(OutboundJob.ticket_id == Ticket.id, OutboundJob.kind == "callback",
+                       OutboundJob.state.in_(("queued", "dialing", "in_call"))).exists())
+    return list((await session.scalars(
+        select(Ticket).where(Ticket.needs_callback.is_(True),
+                             Ticket.status.in_(lifecycle.ACTIVE), ~dialling)
+        .order_by(Ticket.created_at, Ticket.id))).all())
 
 
 def format_daily(report: dict) -> str:
@@ -160,6 +182,10 @@ def format_daily(report: dict) -> str:
         lines.append(f"  {task['number']}  {lifecycle.category_label(task['category'])}  "
                      f"{task['resident_phone'] or ''}  负责人 {task['owner'] or NO_OWNER}  "
                      f"回访期限 {task['due_at']}")
+    lines += ["", f"待人工回电 callbacks to make by hand: {len(report['callbacks_to_make'])}"]
+    for task in report["callbacks_to_make"]:
+        lines.append(f"  {task['number']}  {lifecycle.category_label(task['category'])}  "
+                     f"{task['resident_phone'] or ''}  负责人 {task['owner'] or NO_OWNER}")
     return "\n".join(lines)
 
 
@@ -175,6 +201,9 @@ def sms_daily(report: dict, *, settings: Settings) -> str:
     if report["manual_follow_ups"]:
         numbers = "、".join(t["number"] for t in report["manual_follow_ups"])
         parts.append(f"待人工回访{len(report['manual_follow_ups'])}件：{numbers}。")
+    if report["callbacks_to_make"]:
+        numbers = "、".join(t["number"] for t in report["callbacks_to_make"])
+        parts.append(f"待人工回电{len(report['callbacks_to_make'])}件：{numbers}。")
     body = "".join(parts)
     return body if len(body) <= SMS_LIMIT else body[:SMS_LIMIT - 1] + "…"
 

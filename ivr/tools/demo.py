@@ -24,10 +24,11 @@ from sqlalchemy import func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ivr.calls.transfer import ring_seconds
+from ivr.outbound.jobs import in_window, next_window
 from ivr.people.roster import select_on_duty
 from ivr.people.users import add_user, create_token
 from ivr.platform.config import Settings
-from ivr.tickets.lifecycle import due_at_for, due_minutes
+from ivr.tickets.lifecycle import due_at_for, due_minutes, message_category
 from ivr.tools.simulator import ACCOUNT_SID, API_VERSION, rfc2822
 from models import Attempt, Call, CallEvent, Leg, OutboundJob, Resident, Staff, Ticket, TicketHistory
 
@@ -279,7 +280,7 @@ class Generator:
                 call.outcome = "abandoned"
                 call.waited_seconds = max(0, round((end - waited_from).total_seconds()))
                 self.finish(plan, end)
-                plan.ticket = {"category": "callback", "at": end,
+                plan.ticket = {"category": message_category(call), "at": end, "message": True,
                                "description": f"放弃来电：等待 {call.waited_seconds} 秒后挂机"}
                 return
             if not answers:
@@ -330,13 +331,14 @@ class Generator:
             self.event(plan, "message", t, self.base(call, RecordingUrl=recording,
                                                     RecordingDuration=length, Digits="#"))
             call.outcome = "message"
-            plan.ticket = {"category": "callback", "at": t, "description": f"留言 {length} 秒",
-                           "recording_url": recording}
+            plan.ticket = {"category": message_category(call), "at": t, "message": True,
+                           "description": f"留言 {length} 秒", "recording_url": recording}
         else:
             t += timedelta(seconds=6)
             self.event(plan, "message", t, self.base(call))
             call.outcome = "missed"
-            plan.ticket = {"category": "callback", "at": t, "description": "未接来电：无人接听，未留言"}
+            plan.ticket = {"category": message_category(call), "at": t, "message": True,
+                           "description": "未接来电：无人接听，未留言"}
         self.finish(plan, t + timedelta(seconds=4))
 
     def close_leg(self, plan: Planned, leg: Leg, base: dict, seq: int, status: str,
@@ -418,8 +420,14 @@ def lifecycle(rng: random.Random, ticket: Ticket, *, settings: Settings, now: da
             ticket.follow_up_status = "manual"  # the demo leaves no call for the dialer
     surveyed = ticket.category in ("repair", "complaint", "emergency")
     if target >= 4 and surveyed:
+        # the dialer calls only inside calling hours, within 48 hours of the resolution
+        called = dialled_at(rng, "follow_up", t + timedelta(hours=rng.uniform(1, 26)),
+                            settings=settings)
+        if called > now - timedelta(minutes=5) or called - ticket.resolved_at > timedelta(hours=48):
+            target, stage = 3, "resolved"  # not called yet: the follow-up is still to make
+    if target >= 4 and surveyed:
         answer = rng.random()
-        ticket.followed_up_at = step(1, 26)
+        t = ticket.followed_up_at = called
         ticket.follow_up_status = "answered"
         ticket.satisfaction = ("satisfied" if answer < 0.8 else "neutral" if answer < 0.93
                                else "dissatisfied")
@@ -492,15 +500,16 @@ async def fill(session: AsyncSession, *, settings: Settings, now: datetime,
             continue
         spec, call = plan.ticket, plan.call
         created = spec["at"]
+        # a message is due within the callback's time, but an emergency within its own
+        due_as = "callback" if spec.get("message") and spec["category"] != "emergency" else spec["category"]
         ticket = Ticket(
             number="", category=spec["category"], status="open",
             resident_id=call.resident_id, resident_phone=call.from_number,
             call_id=call.id, call_sid=call.sid, description=spec["description"],
             recording_url=spec.get("recording_url"),
             owner_staff_id=spec.get("owner") or (supervisor.id if supervisor else None),
-            created_at=created, due_at=due_at_for(spec["category"], settings=settings,
-                                                  now=created),
-            escalation_level=1)
+            created_at=created, due_at=due_at_for(due_as, settings=settings, now=created),
+            needs_callback=bool(spec.get("message")), escalation_level=1)
         tickets.append(ticket)
     tickets.sort(key=lambda t: t.created_at)
     per_day: dict[str, int] = {}
@@ -518,15 +527,16 @@ async def fill(session: AsyncSession, *, settings: Settings, now: datetime,
         session.add_all([TicketHistory(ticket_id=ticket.id, at=at, actor=actor, action=action,
                                        detail=detail) for at, actor, action, detail in history])
 
-    outbound = outbound_history(rng, tickets, settings=settings)
+    outbound = outbound_history(rng, tickets, settings=settings, now=now)
     session.add_all([c for c, _job, _a in outbound if c is not None])
     session.add_all([job for _c, job, _a in outbound])
     await session.flush()
     for call, job, attempt in outbound:
         if call is not None:
             call.outbound_job_id = job.id
-        attempt.job_id = job.id
-        session.add(attempt)
+        if attempt is not None:
+            attempt.job_id = job.id
+            session.add(attempt)
 
     events = [e for plan in plans for e in plan.events]
     for chunk in range(0, len(events), 2000):
@@ -567,19 +577,42 @@ def ensure_every_status(tickets: list[Ticket], histories: list, *, settings: Set
             histories[i] += escalations(ticket, settings=settings, now=now)
 
 
-def outbound_history(rng: random.Random, tickets: list[Ticket], *, settings: Settings):
+def dialled_at(rng: random.Random, kind: str, earliest: datetime, *, settings: Settings) -> datetime:
+    """When the dialer would have ended a call of `kind` wanted from `earliest`: inside
+    its window (office hours for callbacks, calling hours for follow-ups), a few minutes
+    after it opens or after `earliest`, and the whole call inside the window."""
+    moment = next_window(kind, settings=settings, now=earliest) + timedelta(
+        seconds=rng.uniform(120, 1800))
+    return moment if in_window(kind, settings=settings, now=moment) else next_window(
+        kind, settings=settings, now=moment) + timedelta(seconds=rng.uniform(120, 600))
+
+
+def outbound_history(rng: random.Random, tickets: list[Ticket], *, settings: Settings,
+                     now: datetime):
     """The dialer's finished work: 回访 calls of answered follow-ups, and one callback job
-    per callback ticket (reached, or given up after several tries: staff call by hand),
-    so the dialer finds nothing of the demo's left to call."""
+    per ticket left as a message (reached, or given up after several tries: staff call by
+    hand), each inside its window, so the dialer finds nothing of the demo's left to call.
+    A message whose callback would still be ahead (left at night) is marked for staff."""
     made = []
     hotline = settings.hotline_number or HOTLINE
     for ticket in tickets:
         if ticket.follow_up_status == "answered" and ticket.followed_up_at is not None:
             kind, end, reached = "follow_up", ticket.followed_up_at, True
-        elif ticket.category == "callback" and ticket.resident_phone:
-            kind, reached = "callback", ticket.status in ("resolved", "closed")
-            end = ticket.resolved_at or min(ticket.created_at + timedelta(hours=2),
-                                            ticket.due_at)
+        elif ticket.needs_callback and ticket.resident_phone:
+            kind = "callback"
+            end = dialled_at(rng, "callback", ticket.created_at + timedelta(
+                minutes=rng.uniform(5, 40)), settings=settings)
+            if end > now - timedelta(minutes=5):  # not yet: left for staff, never dialled
+                made.append((None, OutboundJob(
+                    kind=kind, state="cancelled", resident_id=ticket.resident_id,
+                    phone=ticket.resident_phone, ticket_id=ticket.id,
+                    created_at=ticket.created_at, due_at=ticket.created_at,
+                    next_attempt_at=ticket.created_at, attempts=0, outcome="demo",
+                    last_error="演示数据：不拨打，请人工回电", updated_at=ticket.created_at), None))
+                continue
+            reached = (ticket.status in ("resolved", "closed") if ticket.category == "callback"
+                       else rng.random() < 0.9)
+            ticket.needs_callback = not reached
         else:
             continue
         duration = rng.randint(35, 90) if reached else 0

@@ -140,3 +140,46 @@ async def test_a_database_holding_calls_and_legs_upgrades_to_head(empty_database
             assert (await conn.execute(text("SELECT call_id FROM legs"))).scalars().all() == [1]
     finally:
         await engine.dispose()
+
+
+async def test_0005_gives_callback_tickets_what_their_caller_wanted(empty_database_url):
+    """Tickets left as messages before 0005 were all `callback`: a complaint becomes a
+    complaint again (still needing its callback while open); no choice stays `callback`."""
+    import sqlalchemy as sa
+
+    from models.base import UTCDateTime
+    from tests.conftest import local
+
+    url = empty_database_url
+    await upgrade(url, "0002")
+    at = local(2026, 11, 23, 10, 0)
+    calls = sa.table("calls", *(sa.column(c) for c in (
+        "id", "sid", "direction", "from_number", "to_number", "language", "status",
+        "invalid_inputs", "empty_inputs", "menu_choice")), sa.column("started_at", UTCDateTime()))
+    tickets = sa.table("tickets", *(sa.column(c) for c in (
+        "id", "number", "category", "status", "call_id", "description", "escalation_level")),
+        sa.column("created_at", UTCDateTime()), sa.column("due_at", UTCDateTime()))
+    choices = {1: "complaint", 2: "fees", 3: None, 4: "emergency", 5: "repair"}
+    rows = [(1, "callback", "open"), (2, "callback", "open"), (3, "callback", "open"),
+            (4, "callback", "resolved"), (5, "repair", "open")]
+    engine = make_engine(url)
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(calls.insert(), [
+                {"id": i, "sid": f"CA{i:032d}", "direction": "inbound", "from_number": "+8613900000001",
+                 "to_number": "+862161234567", "language": "zh", "status": "completed",
+                 "invalid_inputs": 0, "empty_inputs": 0, "menu_choice": choice, "started_at": at}
+                for i, choice in choices.items()])
+            await conn.execute(tickets.insert(), [
+                {"id": i, "number": f"20261123-000{i}", "category": category, "status": status,
+                 "call_id": i, "description": "", "escalation_level": 1, "created_at": at,
+                 "due_at": at} for i, category, status in rows])
+        await upgrade(url, "head")
+        async with engine.connect() as conn:
+            migrated = (await conn.execute(sa.text(
+                "SELECT id, category, needs_callback FROM tickets ORDER BY id"))).all()
+    finally:
+        await engine.dispose()
+    assert [(i, c, bool(n)) for i, c, n in migrated] == [
+        (1, "complaint", True), (2, "inquiry", True), (3, "callback", True),
+        (4, "emergency", False), (5, "repair", False)]

@@ -5,11 +5,12 @@ from __future__ import annotations
 import asyncio
 from datetime import datetime, timedelta
 
+import pytest
 from sqlalchemy import select
 
 from ivr.cli import main
 from ivr.outbound import campaigns
-from models import OutboundJob, Resident
+from models import Campaign, OutboundJob, Resident
 from tests.conftest import SHANGHAI
 from tests.fake_twilio import fake_twilio, outbound, outbound_settings  # noqa: F401
 
@@ -71,12 +72,36 @@ async def test_an_unknown_campaign_is_a_clear_error(outbound, monkeypatch, tmp_p
     assert "campaign 99: no such campaign" in capsys.readouterr().err
 
 
-async def test_a_second_campaign_does_not_queue_a_household_twice(outbound, seed):
+async def test_a_second_campaign_while_one_runs_is_refused_saying_so(outbound, seed,
+                                                                     monkeypatch, tmp_path, capsys):
     await seed.residents(RESIDENTS)
     async with outbound.sessions() as session, session.begin():
         first = await campaigns.start(session, settings=outbound.settings, now=outbound.clock())
-        second = await campaigns.start(session, settings=outbound.settings, now=outbound.clock())
-    assert (first.households, second.households) == (2, 0)
+    async with outbound.sessions() as session:
+        with pytest.raises(campaigns.CampaignError, match=f"催缴活动 #{first.id} 正在进行，还有 2 户"):
+            await campaigns.start(session, settings=outbound.settings, now=outbound.clock())
+        assert (await campaigns.preview(session))["running"] == {"id": first.id, "pending": 2}
+    cli_env(monkeypatch, tmp_path, outbound.settings, outbound.fake.url)
+    assert await run_cli(["remind-fees"]) == 1
+    assert f"#{first.id} 正在进行" in capsys.readouterr().err
+    async with outbound.sessions() as session:
+        assert len((await session.scalars(select(Campaign))).all()) == 1  # no empty campaign
+
+
+async def test_a_campaign_with_no_household_in_arrears_is_refused_with_the_reason(outbound, seed):
+    await seed.residents([RESIDENTS[2]])  # 赵女士 owes nothing
+    async with outbound.sessions() as session:
+        assert (await campaigns.preview(session)) == {"households": 0, "arrears_total": "0",
+                                                      "running": None}
+        with pytest.raises(campaigns.CampaignError, match="没有欠费业主"):
+            await campaigns.start(session, settings=outbound.settings, now=outbound.clock())
+
+
+async def test_the_preview_gives_households_and_the_total_owed(outbound, seed):
+    await seed.residents(RESIDENTS)
+    async with outbound.sessions() as session:
+        assert await campaigns.preview(session) == {"households": 2, "arrears_total": "1580.50",
+                                                    "running": None}
 
 
 async def test_coverage_counts_households_reached_or_messaged_over_those_still_owing(outbound, seed):

@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 
 from ivr.outbound import campaigns, jobs
 from ivr.outbound import dialer as dialing
-from ivr.tickets import lifecycle
+from ivr.tickets import lifecycle, reports
 from models import Attempt, OutboundJob, Ticket, TicketHistory
 from tests.conftest import local
 from tests.fake_twilio import fake_twilio, outbound, outbound_settings, second_sessions  # noqa: F401
@@ -85,18 +85,18 @@ async def test_an_answering_machine_gets_a_short_message_then_hang_up(outbound, 
     assert attempt.answered_by == "machine_end_beep" and attempt.result == "message_left"
 
 
-async def inbound_message_at(outbound, moment) -> int:
-    """A resident calls, nobody is on duty, a message is left: the callback ticket's id."""
+async def inbound_message_at(outbound, moment, key: str = "0") -> int:
+    """A resident calls, nobody is on duty, a message is left: the ticket's id."""
     outbound.clock.set(moment)
     caller = Caller(outbound.twilio, from_number="+8613900000001")
     await caller.dial_in()
-    await caller.press("0")
+    await caller.press(key)
     await outbound.twilio.post("/twilio/message", caller.params(
         RecordingUrl="https://api.twilio.com/rec/RE1", RecordingDuration="12"))
     # The call ends: a staff phone it rang is free again (ivr.calls.presence).
     await caller.hangup(at=moment + timedelta(seconds=40), duration=40)
     async with outbound.sessions() as session:
-        ticket = await session.scalar(select(Ticket).where(Ticket.category == "callback"))
+        ticket = await session.scalar(select(Ticket).where(Ticket.needs_callback.is_(True)))
     return ticket.id
 
 
@@ -149,6 +149,43 @@ async def test_a_callback_never_rings_a_staff_member_talking_on_the_hotline(outb
     await outbound.dialer().run_once()
     [to_staff] = outbound.calls()
     assert to_staff.call["to"] == "+8613800000002"
+
+
+async def test_a_complaint_called_back_stays_open_with_the_staff_member_who_called(outbound, seed):
+    await seed.residents([LI])
+    await seed.staff(STAFF)
+    ticket_id = await inbound_message_at(outbound, local(2026, 11, 24, 10, 0), key="2")
+    await outbound.dialer().run_once()
+    [to_staff] = outbound.calls()
+    screen = await to_staff.answer(outbound.clock())
+    accepted = await outbound.twilio.follow(screen.find("Gather").get("action"),
+                                            to_staff.params(Digits="1"))
+    await outbound.twilio.follow(accepted.find("Dial").get("action"), to_staff.params(
+        DialCallStatus="completed", DialBridged="true", DialCallSid=new_sid()))
+    await to_staff.end("completed", outbound.clock(), duration=120)
+    async with outbound.sessions() as session:
+        ticket = await session.get(Ticket, ticket_id)
+        daily = await reports.daily(session, settings=outbound.settings, at=outbound.clock())
+    assert ticket.category == "complaint" and not ticket.needs_callback
+    assert ticket.status == "open" and ticket.owner_staff_id is not None  # the work goes on
+    assert daily["callbacks_to_make"] == []
+
+
+async def test_a_callback_the_dialer_gave_up_on_is_on_the_daily_count(outbound, seed):
+    await seed.residents([LI])
+    await seed.staff(STAFF)
+    ticket_id = await inbound_message_at(outbound, local(2026, 11, 24, 10, 0), key="2")
+    async with outbound.sessions() as session, session.begin():
+        [job] = await jobs.queue_callbacks(session, settings=outbound.settings, now=outbound.clock())
+        assert (await reports.daily(session, settings=outbound.settings,
+                                    at=outbound.clock()))["callbacks_to_make"] == []
+        await jobs.finish_job(session, job, state="exhausted", outcome="exhausted",
+                              now=outbound.clock())
+    async with outbound.sessions() as session:
+        daily = await reports.daily(session, settings=outbound.settings, at=outbound.clock())
+        ticket = await session.get(Ticket, ticket_id)
+    assert [t["number"] for t in daily["callbacks_to_make"]] == [ticket.number]
+    assert f"待人工回电1件：{ticket.number}" in reports.sms_daily(daily, settings=outbound.settings)
 
 
 async def test_a_staff_member_who_does_not_press_1_passes_the_callback_to_the_next(outbound, seed):

@@ -119,7 +119,7 @@ async def test_an_emergency_caller_nobody_answered_is_escalated_by_phone(session
         await session.flush()
         ticket = await lifecycle.ensure_callback_ticket(session, settings=settings, now=night,
                                                       call=call, reason="留言 20 秒")
-        assert ticket.category == "callback"
+        assert ticket.category == "emergency" and ticket.needs_callback
         assert ticket.due_at == night + timedelta(minutes=30)  # not the next office opening
     await run_pass(sessions, settings, night + timedelta(minutes=31))
     assert await phone_jobs(sessions) == [(SUPERVISOR, "queued", ticket.id)]

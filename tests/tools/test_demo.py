@@ -110,3 +110,29 @@ async def test_the_same_seed_gives_the_same_month(settings, clock):
     second = demo.call_times(random.Random(7), settings=settings, now=clock())
     other = demo.call_times(random.Random(8), settings=settings, now=clock())
     assert first == second and first != other
+
+
+async def test_demo_callbacks_and_follow_ups_are_placed_only_inside_their_hours(filled, settings, sessions):
+    """回电 inside office hours, 回访 inside calling hours: never a resident at 2 a.m."""
+    from models import OutboundJob
+
+    async with sessions() as session:
+        made = (await session.execute(
+            select(OutboundJob.kind, Call.started_at, Call.ended_at)
+            .join(Call, Call.outbound_job_id == OutboundJob.id))).all()
+    assert {kind for kind, _s, _e in made} == {"callback", "follow_up"}
+    for kind, started, ended in made:
+        for moment in (started, ended):
+            assert jobs.in_window(kind, settings=settings, now=moment), (
+                kind, moment.astimezone(settings.tz))
+
+
+async def test_demo_messages_keep_what_the_caller_wanted(filled, sessions):
+    async with sessions() as session:
+        rows = (await session.execute(
+            select(Call.menu_choice, Ticket.category, Ticket.needs_callback)
+            .join(Ticket, Ticket.call_id == Call.id)
+            .where(Call.outcome.in_(("message", "missed", "abandoned"))))).all()
+    complaints = [r for r in rows if r.menu_choice == "complaint"]
+    assert complaints and all(r.category == "complaint" for r in complaints)
+    assert all(r.category == "callback" for r in rows if r.menu_choice == "person")

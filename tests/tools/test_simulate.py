@@ -160,7 +160,7 @@ async def test_the_caller_hanging_up_while_it_rings_is_an_abandoned_call(server,
                             from_number="+8613900000078", terminal=phone, start=clock())
     assert record["outcome"] == "abandoned" and record["menu_choice"] == "complaint"
     assert record["legs"][0]["status"] == "canceled"
-    assert [t["category"] for t in record["tickets"]] == ["callback"]
+    assert [t["category"] for t in record["tickets"]] == ["complaint"]  # still a complaint
     assert "主叫挂机 caller hangs up while it rings" in phone.text
 
 

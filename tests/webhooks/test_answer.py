@@ -133,8 +133,19 @@ async def test_emergency_repair_rings_the_duty_phone_at_once(caller, seed):
     await caller.dial_in()
     await caller.press("1")
     twiml = await caller.press("1")
-    assert "立即为您转接值班人员" in twiml.spoken
+    assert "立即为您转接工作人员" in twiml.spoken
+    assert twiml.spoken.count("请稍等") == 1  # said once, not by the intro and again
     assert twiml.find("Dial").find("Number").text == "+8613800000009"
+
+
+async def test_by_day_the_emergency_route_rings_staff_on_shift_and_does_not_call_them_duty(caller, seed):
+    await seed.staff([("王小姐", "13800000001", "客服部", "07:00-21:00"),
+                      ("夜班老赵", "13800000009", "值班", "21:00-07:00")])
+    await caller.dial_in()
+    await caller.press("1")
+    twiml = await caller.press("1")
+    assert twiml.find("Dial").find("Number").text == "+8613800000001"
+    assert "值班人员" not in twiml.spoken and twiml.spoken.count("请稍等") == 1
 
 
 async def test_fees_tell_a_known_resident_the_arrears_and_offer_a_person(caller, seed):

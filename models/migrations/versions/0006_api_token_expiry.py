@@ -4,7 +4,7 @@ Tokens made before this migration never expired; they now expire 90 days after i
 runs, so no tool stops at once and none lives for ever.
 
 Revision ID: 0006
-Revises: 0004
+Revises: 0005
 Create Date: 2026-12-02 05:30:00
 """
 from datetime import datetime, timedelta, timezone
@@ -16,7 +16,7 @@ import models.base
 
 
 revision = '0006'
-down_revision = '0004'
+down_revision = '0005'
 branch_labels = None
 depends_on = None
 
