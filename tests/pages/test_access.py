@@ -32,6 +32,8 @@ EXPECTED_ROLES = {
     ("POST", "/api/tickets/{id}/resolve"): EVERYONE,
     ("GET", "/calls"): EVERYONE,
     ("GET", "/calls/{sid}"): EVERYONE,
+    ("GET", "/campaigns"): MANAGERS,
+    ("GET", "/campaigns/fee-reminder"): MANAGERS,
     ("POST", "/campaigns/fee-reminder"): MANAGERS,
     ("GET", "/campaigns/{id}"): MANAGERS,
     ("GET", "/desk"): EVERYONE,

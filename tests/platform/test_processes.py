@@ -117,7 +117,7 @@ async def test_a_call_whose_webhooks_alternate_between_two_processes(two_servers
 async def test_two_processes_never_ring_one_person_for_two_callers(two_servers, seed):
     """Eight residents press 0 at the same moment, their webhooks spread over two `ivr
     serve` processes on one database. Three staff are free: three phones ring, each for
-    one caller, and the other five callers are asked for a message."""
+    one caller, and the other five callers wait in line."""
     staff = [(f"客服{i}", f"1380000002{i}", "客服部", "00:00-24:00") for i in range(3)]
     await seed.staff(staff)
     async with aiohttp.ClientSession() as http:
@@ -131,7 +131,9 @@ async def test_two_processes_never_ring_one_person_for_two_callers(two_servers, 
     assert all(a.status == 200 for a in answers)
     rung = [a.find("Dial").find("Number").text for a in answers if a.find("Dial") is not None]
     assert sorted(rung) == [f"+861380000002{i}" for i in range(3)]
-    assert sum(a.find("Record") is not None for a in answers) == 5
+    in_line = [a for a in answers if a.find("Dial") is None]
+    assert len(in_line) == 5
+    assert all("客服人员正在接听其他业主的来电" in a.spoken for a in in_line)
 
 
 def running(pid: int) -> bool:
