@@ -244,7 +244,8 @@ async def staff_table(session: AsyncSession, *, figures: dict, now: datetime) ->
             rows.append({"staff": person.name, "phone": person.phone, "staff_id": person.id,
                          "offered": 0, "answered": 0, "within_three_rings": 0,
                          "three_ring_rate": None, "average_ring_seconds": None, "missed": 0,
-                         "tickets_open": n, "tickets_overdue": overdue})
+                         "calls_handled": 0, "talk_seconds": 0, "signed_in_seconds": 0,
+                         "occupancy": None, "tickets_open": n, "tickets_overdue": overdue})
     return rows
 
 

@@ -16,15 +16,6 @@ from tests.pages.test_pages import logged_in, url
 from tests.pages_support import CHROMIUM_ARGS, chromium_or_skip, seed_month
 
 
-@pytest.fixture
-async def browser():
-    path = chromium_or_skip()
-    async with async_playwright() as pw:
-        chromium = await pw.chromium.launch(executable_path=path, args=CHROMIUM_ARGS)
-        yield chromium
-        await chromium.close()
-
-
 async def serve(aiohttp_server, settings, clock, sessions, **overrides):
     await seed_month(sessions, settings)
     settings = settings.model_copy(update=overrides) if overrides else settings

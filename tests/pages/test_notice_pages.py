@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 
 from ivr.calls import notices
 from models import Call, SmsMessage
-from tests.pages.test_pages import browser, logged_in, site, url  # noqa: F401  (fixtures)
+from tests.pages.test_pages import logged_in, site, url  # noqa: F401  (fixtures)
 
 
 async def test_a_supervisor_posts_a_notice_sees_its_figures_and_closes_it(browser, site, sessions,

@@ -28,14 +28,6 @@ async def site(aiohttp_server, settings, clock, sessions):
     return server, seeded
 
 
-@pytest.fixture
-async def browser():
-    path = chromium_or_skip()
-    async with async_playwright() as pw:
-        chromium = await pw.chromium.launch(executable_path=path, args=CHROMIUM_ARGS)
-        yield chromium
-        await chromium.close()
-
 
 def url(server, path: str) -> str:
     return str(server.make_url(path))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ivr.tickets import reports
-from tests.pages.test_pages import browser, logged_in, site, url  # noqa: F401  (fixtures)
+from tests.pages.test_pages import logged_in, site, url  # noqa: F401  (fixtures)
 
 
 async def test_the_reports_page_shows_the_daily_count_and_the_monthly_analysis(browser, site, sessions, settings, clock):  # noqa: F811

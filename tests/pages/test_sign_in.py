@@ -18,14 +18,6 @@ async def site(aiohttp_server, settings, clock, sessions):
     return await aiohttp_server(create_app(settings, clock=clock))
 
 
-@pytest.fixture
-async def browser():
-    path = chromium_or_skip()
-    async with async_playwright() as pw:
-        chromium = await pw.chromium.launch(executable_path=path, args=CHROMIUM_ARGS)
-        yield chromium
-        await chromium.close()
-
 
 async def logged_in(browser, server, name: str, password: str):
     context = await browser.new_context()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import update
 
 from models import Call
-from tests.pages.test_pages import browser, logged_in, site, url  # noqa: F401  (fixtures)
+from tests.pages.test_pages import logged_in, site, url  # noqa: F401  (fixtures)
 
 
 async def test_the_call_page_shows_the_words_and_the_dashboard_counts_who_spoke(browser, site,

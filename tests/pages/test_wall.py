@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import select
 
 from models import Call
-from tests.pages.test_pages import browser, logged_in, site, url  # noqa: F401  (fixtures)
+from tests.pages.test_pages import logged_in, site, url  # noqa: F401  (fixtures)
 from tests.server_process import ServerProcess
 from tests.twilio_client import Caller
 
