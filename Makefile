@@ -25,18 +25,20 @@ run: $(BIN)/ivr
 	else $(BIN)/ivr serve; fi
 
 ## make test: system packages (PostgreSQL, Chromium) if missing, the layer contracts and
-## lint, then the whole test suite twice: on SQLite, and on a throwaway PostgreSQL
-## cluster on 127.0.0.1.
+## lint, then the whole test suite twice, side by side (one per core): on SQLite, and on
+## a throwaway PostgreSQL cluster on 127.0.0.1. Each run's output is shown whole after.
 test: system-deps $(BIN)/ivr
-	@rc=0; \
+	@rc=0; logs=$$(mktemp -d); \
 	echo "== layers (lint-imports) and lint (ruff)"; \
 	$(BIN)/lint-imports --no-cache || rc=1; \
 	$(BIN)/ruff check . || rc=1; \
-	echo "== test suite on SQLite"; \
-	$(BIN)/python -m pytest || rc=1; \
-	echo "== test suite on PostgreSQL"; \
-	bash scripts/postgres.sh run $(BIN)/python -m pytest || rc=1; \
-	exit $$rc
+	echo "== test suites on SQLite and on PostgreSQL, side by side"; \
+	$(BIN)/python -m pytest -p no:cacheprovider >$$logs/sqlite.log 2>&1 & sqlite=$$!; \
+	bash scripts/postgres.sh run $(BIN)/python -m pytest -p no:cacheprovider >$$logs/postgres.log 2>&1 & pg=$$!; \
+	wait $$sqlite || rc=1; wait $$pg || rc=1; \
+	echo "== test suite on SQLite"; cat $$logs/sqlite.log; \
+	echo "== test suite on PostgreSQL"; cat $$logs/postgres.log; \
+	rm -rf $$logs; exit $$rc
 
 ## Debian packages the tests need (idempotent; installs with apt-get when run as root).
 system-deps:

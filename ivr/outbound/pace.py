@@ -24,6 +24,11 @@ from models.db import insert_for
 CLOCK_SET_BACK_SECONDS = 3600.0
 
 
+# A request may start at most this fraction of an interval after its slot: one sent later
+# could land beside the next slot's request (another process's) and break the pace.
+LATE_FRACTION = 0.2
+
+
 @dataclass
 class _Turn:
     """One request's slot while it sleeps towards it; a more urgent one may take it."""
@@ -118,6 +123,8 @@ class Pace:
                     await asyncio.sleep(delay)
             finally:
                 self._sleepers.remove(turn)
+            if self.wall() - turn.slot > self.interval * LATE_FRACTION:
+                continue  # woke too late (a starved process): its slot has passed; take another
             if slept:
                 held_elsewhere = await self._held_until()
             if self.wall() >= max(self.held_here, held_elsewhere):  # held_here: read last
