@@ -11,6 +11,8 @@ import pages.admin
 import pages.calls
 import pages.campaigns
 import pages.dashboard
+import pages.desk
+import pages.favicon
 import pages.login
 import pages.notices
 import pages.render
@@ -26,6 +28,7 @@ from api import health
 
 def setup_routes(app: web.Application) -> None:
     app.router.add_get("/healthz", health.healthz)
+    app.router.add_get("/favicon.ico", pages.favicon.favicon)
 
     # Twilio: the number's Voice URL and Status Callback URL, then URLs our TwiML names.
     app.router.add_post("/twilio/voice", voice.voice)
@@ -73,7 +76,8 @@ def setup_routes(app: web.Application) -> None:
     app.router.add_get("/tickets", pages.tickets.ticket_list)
     app.router.add_get(r"/tickets/{id:\d+}", pages.tickets.ticket_page)
     app.router.add_post(r"/tickets/{id:\d+}/{action}", pages.tickets.ticket_change)
-    app.router.add_get("/desk", pages.tickets.desk)
+    app.router.add_get("/desk", pages.desk.desk_page)
+    app.router.add_get("/desk/events", pages.desk.desk_events)
     app.router.add_post("/desk/tickets", pages.tickets.desk_ticket)
     app.router.add_get("/admin", pages.admin.admin)
     app.router.add_post("/admin/users", pages.admin.save_user)

@@ -1,5 +1,5 @@
-"""Tickets: the list, one ticket (status, owner, notes, resolve), and the staff's screen for
-the call in hand. Every change goes through `ivr.tickets.lifecycle`, which keeps the history."""
+"""Tickets: the list, one ticket (status, owner, notes, resolve), and the ticket opened from
+the staff's desk (`pages.desk`). Every change goes through `ivr.tickets.lifecycle`, which keeps the history."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from ivr.people.sessions import audit
 from ivr.platform.resources import CLOCK, SESSIONS, SETTINGS
 from ivr.tickets import lifecycle
 from models import Call, Leg, Resident, Staff, Ticket
-from models.ticket import CATEGORIES, STATUSES
+from models.ticket import STATUSES
 
 from .access import MANAGERS, forbidden, form_of, page, user_of
 from .render import number_field, path_id, query_day, render
@@ -124,45 +124,7 @@ async def ticket_change(request: web.Request) -> web.Response:
     raise web.HTTPSeeOther(target)
 
 
-# --- the staff's screen for the call in hand ------------------------------------------------
-
-async def call_in_hand(session, *, staff_id: int | None, now: datetime) -> Call | None:
-    """The newest call this person accepted that has not ended (within the last 4 hours)."""
-    if staff_id is None:
-        return None
-    return await session.scalar(
-        select(Call).join(Leg, Leg.call_id == Call.id)
-        .where(Leg.staff_id == staff_id, Leg.accepted, Call.ended_at.is_(None),
-               Leg.completed_at.is_(None), Call.started_at > now - timedelta(hours=4))
-        .order_by(Call.started_at.desc()).limit(1))
-
-
-@page()
-async def desk(request: web.Request) -> web.Response:
-    settings = request.app[SETTINGS]
-    user = user_of(request)
-    now = request.app[CLOCK]()
-    sid = request.query.get("call")
-    async with request.app[SESSIONS]() as session:
-        if sid and user.role in MANAGERS:
-            call = await session.scalar(select(Call).where(Call.sid == sid))
-        else:
-            call = await call_in_hand(session, staff_id=user.staff_id, now=now)
-        resident = open_list = None
-        if call is not None:
-            resident = await session.get(Resident, call.resident_id) if call.resident_id else None
-            open_list = [lifecycle.view(t, settings=settings, owner=None) for t in
-                         await lifecycle.open_tickets_of(session, resident_id=call.resident_id,
-                                                       phone=call.from_number)]
-    return render(
-        request, "desk.html", call=call and {
-            "sid": call.sid, "from": call.from_number, "menu_choice": call.menu_choice,
-            "started_at": call.started_at.astimezone(settings.tz).isoformat()},
-        resident=resident and {"name": resident.name, "address": resident.address,
-                               "arrears": f"{resident.arrears:.2f}", "phone": resident.phone},
-        open_tickets=open_list or [], categories=CATEGORIES, labels=lifecycle.CATEGORY_LABELS,
-        status_labels=lifecycle.STATUS_LABELS, created=request.query.get("created"))
-
+# --- the staff's screen for the call in hand (`pages.desk`): its form ------------------------
 
 @page()
 async def desk_ticket(request: web.Request) -> web.Response:

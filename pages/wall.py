@@ -1,24 +1,21 @@
 """`GET /wall`: the wallboard page, and `GET /wall/events`, the board pushed as it changes.
 
-The stream is server-sent events: every `IVR_WALL_POLL_SECONDS` the process reads the
-board from the database and sends it when anything on it changed, so a webhook handled
-by any process shows within a second. The browser's EventSource reconnects by itself
-after a restart (the stream asks it to retry after a second).
+The stream is server-sent events (`pages.stream`): the board is read from the database
+every `IVR_WALL_POLL_SECONDS` and sent when anything on it changed.
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
 
 from aiohttp import web
-from aiohttp_sse import sse_response
 
 from ivr.platform.resources import CLOCK, READER, SETTINGS
 from ivr.reporting import wall
 
 from .access import MANAGERS, page
 from .render import language, render, translator
+from .stream import push
 
 # The words wall.js draws with, in the page's language.
 WORDS = ("wall_live", "wall_reconnecting", "wall_spike", "spike_alarm", "notices",
@@ -27,8 +24,6 @@ WORDS = ("wall_live", "wall_reconnecting", "wall_spike", "spike_alarm", "notices
          "state_available", "state_ringing", "state_talking", "state_wrap_up", "state_away",
          "menu_person", "menu_repair", "menu_emergency", "menu_complaint", "menu_fees",
          "menu_inquiry")
-
-RETRY_MS = 1000
 
 
 async def snapshot(request: web.Request) -> dict:
@@ -46,16 +41,4 @@ async def wall_page(request: web.Request) -> web.Response:
 
 @page(*MANAGERS)
 async def wall_events(request: web.Request) -> web.StreamResponse:
-    settings = request.app[SETTINGS]
-    async with sse_response(request) as stream:
-        last = None
-        while stream.is_connected():
-            board = await snapshot(request)
-            seen = json.dumps({k: v for k, v in board.items() if k != "at"}, ensure_ascii=False,
-                              sort_keys=True)
-            if seen != last:
-                await stream.send(json.dumps(board, ensure_ascii=False), event="board",
-                                  retry=RETRY_MS)
-                last = seen
-            await asyncio.sleep(settings.wall_poll_seconds)
-    return stream
+    return await push(request, event="board", snapshot=lambda: snapshot(request))

@@ -198,8 +198,10 @@ WORDS: dict[str, tuple[str, str]] = {
     "resident_phone": ("业主电话", "Resident phone"), "action": ("操作", "Action"),
     "by": ("操作人", "By"), "at": ("时间", "At"),
     # desk
-    "no_call_in_hand": ("您当前没有正在接听的来电。接起来电后本页会显示来电业主的信息。",
-                        "No call in hand. When you take a call, the caller shows here."),
+    "no_call_in_hand": ("您当前没有来电。电话响起时，来电业主的地址和未完成的工单会自动显示在这里。",
+                        "No call right now. When your phone rings, the caller's address and "
+                        "open tickets show here by themselves."),
+    "resident_name": ("业主", "Resident"), "call_ended": ("已结束", "ended"),
     "caller_address": ("地址", "Address"), "arrears": ("欠费（元）", "Arrears (yuan)"),
     "unknown_caller": ("未登记的号码", "Unregistered number"),
     "open_tickets_of_caller": ("该业主未完成的工单", "The caller's open tickets"),

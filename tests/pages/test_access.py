@@ -14,7 +14,7 @@ import pytest
 from ivr.people.users import add_user, create_token
 
 ROLES = ("staff", "supervisor", "admin")
-PUBLIC = {("GET", "/healthz"), ("GET", "/login"), ("POST", "/login"),
+PUBLIC = {("GET", "/healthz"), ("GET", "/favicon.ico"), ("GET", "/login"), ("POST", "/login"),
           ("GET", "/api/openapi.json"), ("GET", "/lang/{lang}")}
 EVERYONE = ("staff", "supervisor", "admin")
 MANAGERS = ("supervisor", "admin")
@@ -37,6 +37,7 @@ EXPECTED_ROLES = {
     ("POST", "/campaigns/fee-reminder"): MANAGERS,
     ("GET", "/campaigns/{id}"): MANAGERS,
     ("GET", "/desk"): EVERYONE,
+    ("GET", "/desk/events"): EVERYONE,  # each sees only their own callers
     ("POST", "/desk/tickets"): EVERYONE,
     ("GET", "/exports/{what}.{fmt}"): EVERYONE,
     ("POST", "/logout"): EVERYONE,
