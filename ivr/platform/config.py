@@ -91,7 +91,7 @@ class Settings(BaseSettings):
     # calls for that time of day, and at least this many.
     spike_factor: float = Field(3, alias="IVR_SPIKE_FACTOR", gt=0)
     spike_min_calls: int = Field(10, alias="IVR_SPIKE_MIN_CALLS", ge=1)
-    # How often each open wallboard reads the board from the database.
+    # How often each open wallboard and staff desk reads its board from the database.
     wall_poll_seconds: float = Field(0.5, alias="IVR_WALL_POLL_SECONDS", gt=0, le=10)
     call_scripts_dir: str = Field("", alias="IVR_CALL_SCRIPTS_DIR")
     # Where webhooks wait on local disk while the database is unreachable.
