@@ -1,5 +1,5 @@
-"""The README's screenshots: the wallboard (1920×1080) and the dashboard (1280 wide, whole
-page), saved to docs/screenshots/ as PNG.
+"""The README's screenshots: the wallboard (1920×1080), the dashboard (1280 wide, whole
+page) and the call log on a phone (390×844), saved to docs/screenshots/ as PNG.
 
     .venv/bin/python scripts/screenshots.py
 
@@ -18,12 +18,10 @@ import asyncio
 import os
 import re
 import secrets
-import socket
 import sqlite3
 import subprocess
 import sys
 import tempfile
-import time
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -34,20 +32,14 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from ivr.tools.simulator import Twilio, TwiML, call_params, leg_params, new_sid, progress_params  # noqa: E402
+from tests.pages_support import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
+from tests.server_process import ServerProcess, free_port  # noqa: E402
 
 OUT = ROOT / "docs" / "screenshots"
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run"]
 HOTLINE = "+862161234567"
 FONT_PACKAGE = "fonts-wqy-zenhei"
 FONT_CACHE = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "ivr-screenshots"
 MAX_CALLS = 16  # more callers than a shift has staff, so one waits in line
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def ivr(env: dict, cwd: Path, *args: str) -> str:
@@ -165,23 +157,10 @@ async def shoot(url: str, password: str) -> None:
         await page.goto(url + "/")
         await page.wait_for_load_state("networkidle")
         await page.screenshot(path=str(OUT / "dashboard.png"), full_page=True)
+        await page.set_viewport_size({"width": 390, "height": 844})  # a phone: rows as cards
+        await page.goto(url + "/calls")
+        await page.screenshot(path=str(OUT / "phone.png"))
         await browser.close()
-
-
-async def wait_ready(url: str, server: subprocess.Popen, log: Path) -> None:
-    deadline = time.monotonic() + 60
-    async with aiohttp.ClientSession() as http:
-        while time.monotonic() < deadline:
-            if server.poll() is not None:
-                raise SystemExit(f"the server stopped:\n{log.read_text(errors='replace')[-3000:]}")
-            try:
-                async with http.get(url + "/healthz") as resp:
-                    if resp.status == 200:
-                        return
-            except aiohttp.ClientError:
-                pass
-            await asyncio.sleep(0.2)
-    raise SystemExit("the server did not start within a minute")
 
 
 def main() -> None:
@@ -189,7 +168,7 @@ def main() -> None:
         work = Path(tmp)  # also the working directory: no .env is read
         port, token = free_port(), secrets.token_hex(16)
         url = f"http://127.0.0.1:{port}"
-        env = {**os.environ, "PYTHONPATH": str(ROOT),
+        env = {**os.environ, "PYTHONPATH": str(ROOT),  # the server and `ivr` run this tree
                "DATABASE_URL": f"sqlite+aiosqlite:///{work / 'ivr.db'}",
                "COMPANY_NAME": "阳光花园", "TWILIO_AUTH_TOKEN": token, "PUBLIC_BASE_URL": url,
                "IVR_JOURNAL_DIR": str(work / "journal")}
@@ -197,20 +176,15 @@ def main() -> None:
         ivr(env, work, "db", "upgrade")
         printed = ivr(env, work, "demo")
         password = re.search(r"password (\S+)", printed).group(1)
-        log = work / "server.log"
-        with open(log, "wb") as out:
-            server = subprocess.Popen([sys.executable, "-m", "ivr.cli", "serve", "--no-dialer",
-                                       "--host", "127.0.0.1", "--port", str(port)],
-                                      env=env, cwd=work, stdout=out, stderr=out)
+        server = ServerProcess(env, cwd=work, port=port).start()
         try:
-            asyncio.run(wait_ready(url, server, log))
+            asyncio.run(server.wait_ready())
             shown = asyncio.run(play_calls(url, token, resident_phones(work / "ivr.db", MAX_CALLS + 1)))
             print("calls on the board:", ", ".join(f"{k} {v}" for k, v in shown.items()))
             asyncio.run(shoot(url, password))
         finally:
-            server.terminate()
-            server.wait(timeout=20)
-    for name in ("wall.png", "dashboard.png"):
+            server.stop()
+    for name in ("wall.png", "dashboard.png", "phone.png"):
         print(OUT / name)
 
 
