@@ -1,9 +1,17 @@
 """The staff desk in Chromium: the caller ringing their phone shows by itself, with the
-caller's address and open tickets, pushed by the server (no reload); only their own calls."""
+caller's address and open tickets, pushed by the server (no reload); only their own calls;
+back by itself after a restart."""
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
+
+import pytest
+
+from ivr.people.users import add_user
+from models import Call, Leg, Staff
 from tests.pages.test_pages import logged_in, site, url  # noqa: F401  (fixtures)
+from tests.server_process import ServerProcess
 from tests.twilio_client import Caller, StaffPhone
 
 CHEN = "+8613933334444"  # 陈静, 5栋1单元302, two complaints still open (seed_month)
@@ -59,3 +67,46 @@ async def test_a_desk_shows_only_its_own_callers(browser, site, twilio):
     assert await his.get_attribute("#desk-calls section", "data-state") == "talking"
     await other.close()
     await context.close()
+
+
+async def test_the_desk_comes_back_by_itself_after_a_restart(browser, tmp_path, settings, sessions,
+                                                             clock):
+    if not settings.database_url.startswith("sqlite"):
+        pytest.skip("one server on a file database is enough to show the reconnection")
+    async with sessions() as session, session.begin():
+        wang = Staff(name="王芳", phone="+8613800000001", department="客服部", shifts="00:00-24:00")
+        session.add(wang)
+        await session.flush()
+        user = await add_user(session, name="wangfang", role="staff", password="staff-pass-1",
+                              now=clock())
+        user.staff_id = wang.id
+    hotline = ServerProcess({"DATABASE_URL": settings.database_url, "IVR_INSECURE_DEV": "1",
+                             "TWILIO_AUTH_TOKEN": "", "COMPANY_NAME": "阳光花园",
+                             "IVR_JOURNAL_DIR": str(tmp_path / "journal")}, cwd=tmp_path)
+    hotline.env.pop("PUBLIC_BASE_URL", None)
+    hotline.start()
+    try:
+        await hotline.wait_ready()
+        context = await browser.new_context()
+        page = await context.new_page()
+        await page.goto(hotline.url + "/login?next=/desk")
+        await page.fill("input[name=username]", "wangfang")
+        await page.fill("input[name=password]", "staff-pass-1")
+        await page.click("button[type=submit]")
+        await page.wait_for_selector("#desk-link.ok")
+        hotline.kill()
+        await page.wait_for_selector("#desk-link.lost", timeout=10000)
+        hotline.start()
+        await hotline.wait_ready()
+        now = datetime.now(timezone.utc)
+        async with sessions() as session, session.begin():
+            call = Call(sid="CAafter", from_number="+8613900000009", started_at=now)
+            session.add(call)
+            await session.flush()
+            session.add(Leg(call_id=call.id, sid="CAafterL1", staff_id=wang.id, staff_name="王芳",
+                            phone=wang.phone, attempt=1, created_at=now, initiated_at=now))
+        await page.locator('#desk-calls section[data-sid="CAafter"]').wait_for(timeout=15000)
+        assert await page.get_attribute("#desk-link", "class") == "ok"
+        await context.close()
+    finally:
+        hotline.stop()
