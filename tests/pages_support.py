@@ -17,6 +17,7 @@ from sqlalchemy import select
 from ivr.people.users import add_user, create_token
 from ivr.tickets import lifecycle
 from models import Call, Leg, Resident, Staff
+from tests.server_process import ServerProcess
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -139,3 +140,24 @@ async def seed_month(sessions, settings) -> Seeded:
         token = await create_token(session, name="主管", now=now)
     return Seeded(staff={"王芳": wang, "李强": li}, calls=calls, token=token,
                   overdue_ticket_id=overdue.id)
+
+
+def hotline_process(settings, tmp_path) -> ServerProcess:
+    """The real server (`ivr serve`) in a child process on the test's database, in development
+    mode (unsigned webhooks), for tests that kill and restart it; not started yet."""
+    hotline = ServerProcess({"DATABASE_URL": settings.database_url, "IVR_INSECURE_DEV": "1",
+                             "TWILIO_AUTH_TOKEN": "", "COMPANY_NAME": "阳光花园",
+                             "IVR_JOURNAL_DIR": str(tmp_path / "journal")}, cwd=tmp_path)
+    hotline.env.pop("PUBLIC_BASE_URL", None)
+    return hotline
+
+
+async def signed_in_at(browser, base: str, name: str, password: str, next_path: str):
+    """A new browser context signed in through the login form, on `next_path`."""
+    context = await browser.new_context()
+    page = await context.new_page()
+    await page.goto(f"{base}/login?next={next_path}")
+    await page.fill("input[name=username]", name)
+    await page.fill("input[name=password]", password)
+    await page.click("button[type=submit]")
+    return context, page

@@ -11,7 +11,7 @@ import pytest
 from ivr.people.users import add_user
 from models import Call, Leg, Staff
 from tests.pages.test_pages import logged_in, site, url  # noqa: F401  (fixtures)
-from tests.server_process import ServerProcess
+from tests.pages_support import hotline_process, signed_in_at
 from tests.twilio_client import Caller, StaffPhone
 
 CHEN = "+8613933334444"  # 陈静, 5栋1单元302, two complaints still open (seed_month)
@@ -80,19 +80,11 @@ async def test_the_desk_comes_back_by_itself_after_a_restart(browser, tmp_path, 
         user = await add_user(session, name="wangfang", role="staff", password="staff-pass-1",
                               now=clock())
         user.staff_id = wang.id
-    hotline = ServerProcess({"DATABASE_URL": settings.database_url, "IVR_INSECURE_DEV": "1",
-                             "TWILIO_AUTH_TOKEN": "", "COMPANY_NAME": "阳光花园",
-                             "IVR_JOURNAL_DIR": str(tmp_path / "journal")}, cwd=tmp_path)
-    hotline.env.pop("PUBLIC_BASE_URL", None)
+    hotline = hotline_process(settings, tmp_path)
     hotline.start()
     try:
         await hotline.wait_ready()
-        context = await browser.new_context()
-        page = await context.new_page()
-        await page.goto(hotline.url + "/login?next=/desk")
-        await page.fill("input[name=username]", "wangfang")
-        await page.fill("input[name=password]", "staff-pass-1")
-        await page.click("button[type=submit]")
+        context, page = await signed_in_at(browser, hotline.url, "wangfang", "staff-pass-1", "/desk")
         await page.wait_for_selector("#desk-link.ok")
         hotline.kill()
         await page.wait_for_selector("#desk-link.lost", timeout=10000)

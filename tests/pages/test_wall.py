@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from models import Call
 from tests.pages.test_pages import logged_in, site, url  # noqa: F401  (fixtures)
-from tests.server_process import ServerProcess
+from tests.pages_support import hotline_process, signed_in_at
 from tests.twilio_client import Caller
 
 
@@ -44,20 +44,11 @@ async def test_the_wall_comes_back_by_itself_after_a_restart(browser, tmp_path, 
 
     async with sessions() as session, session.begin():
         await add_user(session, name="主管", role="supervisor", password="supervisor-pass", now=clock())
-    hotline = ServerProcess({"DATABASE_URL": settings.database_url, "IVR_INSECURE_DEV": "1",
-                             "TWILIO_AUTH_TOKEN": "", "COMPANY_NAME": "阳光花园",
-                             "IVR_JOURNAL_DIR": str(tmp_path / "journal"),
-                             "PUBLIC_BASE_URL": ""}, cwd=tmp_path)
-    hotline.env.pop("PUBLIC_BASE_URL")
+    hotline = hotline_process(settings, tmp_path)
     hotline.start()
     try:
         await hotline.wait_ready()
-        context = await browser.new_context()
-        page = await context.new_page()
-        await page.goto(hotline.url + "/login?next=/wall")
-        await page.fill("input[name=username]", "主管")
-        await page.fill("input[name=password]", "supervisor-pass")
-        await page.click("button[type=submit]")
+        context, page = await signed_in_at(browser, hotline.url, "主管", "supervisor-pass", "/wall")
         await page.wait_for_selector("#wall-link.ok")
         hotline.kill()
         await page.wait_for_selector("#wall-link.lost", timeout=10000)
