@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ivr.platform.config import Settings, parse_hours
 from ivr.tickets import contacts, history
+from ivr.tickets.labels import CATEGORY_LABELS, STATUS_LABELS, category_label  # noqa: F401 (kept here for callers)
 from models import Call, Staff, Ticket, TicketHistory
 from models.ticket import CATEGORIES, STATUSES
 
@@ -39,16 +40,6 @@ TRANSITIONS: dict[str, frozenset[str]] = {
     "reopened": frozenset({"assigned", "in_progress", "resolved", "closed"}),
 }
 
-CATEGORY_LABELS = {
-    "zh": {"repair": "维修", "complaint": "投诉", "inquiry": "咨询", "callback": "回电",
-           "emergency": "紧急维修"},
-    "en": {"repair": "repair", "complaint": "complaint", "inquiry": "enquiry",
-           "callback": "callback request", "emergency": "emergency repair"},
-}
-STATUS_LABELS = {
-    "open": "待处理", "assigned": "已派单", "in_progress": "处理中", "resolved": "已解决",
-    "followed_up": "已回访", "closed": "已关闭", "reopened": "重新处理",
-}
 # Menu choices of a call answered by a person that become a ticket by themselves.
 CALL_CHOICE_CATEGORIES = {"repair": "repair", "complaint": "complaint", "emergency": "emergency"}
 # What a caller nobody answered wanted, by their menu choice: a complaint left as a message
@@ -59,10 +50,6 @@ MESSAGE_CATEGORIES = {**CALL_CHOICE_CATEGORIES, "inquiry": "inquiry", "fees": "i
 
 class TicketError(ValueError):
     """A change the lifecycle does not allow, or bad input; the message says why."""
-
-
-def category_label(category: str, language: str = "zh") -> str:
-    return CATEGORY_LABELS.get(language, CATEGORY_LABELS["zh"]).get(category, category)
 
 
 def due_minutes(category: str, *, settings: Settings) -> int:
