@@ -139,3 +139,36 @@ async def seed_month(sessions, settings) -> Seeded:
         token = await create_token(session, name="主管", now=now)
     return Seeded(staff={"王芳": wang, "李强": li}, calls=calls, token=token,
                   overdue_ticket_id=overdue.id)
+
+
+async def seed_outbound(sessions, settings, seeded: Seeded) -> dict[str, str]:
+    """The dialer's answered calls of 23 Nov to 陈静: a follow-up (回访) about the overdue
+    complaint at 09:30, a callback (回电) about it at 09:40 and a fee-reminder campaign's
+    call (催缴) at 09:50, each with its job. No menu choice on them, as the demo makes
+    them: the purpose comes from the job. Returns label -> CallSid."""
+    from models import Campaign, OutboundJob
+
+    made = {}
+    async with sessions() as session, session.begin():
+        chen = await session.scalar(select(Resident).where(Resident.name == "陈静"))
+        campaign = Campaign(kind="fee_reminder", created_at=at(23, 9, 0), created_by="主管",
+                            households=1)
+        session.add(campaign)
+        await session.flush()
+        specs = [("follow_up", "follow_up", at(23, 9, 30), seeded.overdue_ticket_id, None),
+                 ("callback", "callback", at(23, 9, 40), seeded.overdue_ticket_id, None),
+                 ("campaign", "fee_reminder", at(23, 9, 50), None, campaign.id)]
+        for n, (label, kind, start, ticket_id, campaign_id) in enumerate(specs):
+            job = OutboundJob(kind=kind, state="done", resident_id=chen.id, phone=chen.phone,
+                              ticket_id=ticket_id, campaign_id=campaign_id, created_at=start,
+                              due_at=start, next_attempt_at=start, attempts=1, outcome="reached")
+            session.add(job)
+            await session.flush()
+            sid = f"CA{0xF0 + n:032x}"
+            session.add(Call(sid=sid, direction="outbound", from_number=settings.hotline_number,
+                             to_number=chen.phone, resident_id=chen.id, status="completed",
+                             outcome="answered", started_at=start,
+                             ended_at=start + timedelta(seconds=60), duration_seconds=60,
+                             outbound_job_id=job.id))
+            made[label] = sid
+    return made
