@@ -129,8 +129,8 @@ WORDS: dict[str, tuple[str, str]] = {
     "sign_in_hint": ("签出后热线来电不再转接到您的电话；也可用登记的电话拨打热线，按1签入、按2签出。",
                      "Signed out, hotline calls are not put through to you. You can also call "
                      "the hotline from your registered phone: 1 signs in, 2 signs out."),
-    "speed_note": ("接听速度：首个员工电话开始振铃（Twilio ringing 时间戳）到接听人接起"
-                   "（answered 时间戳）之间的秒数。",
+    "speed_note": ("接听速度：首个员工电话开始振铃（Twilio 的振铃时间戳）到接听人接起"
+                   "（Twilio 的接起时间戳）之间的秒数。",
                    "Speed of answer: seconds from the first staff phone ringing (Twilio's "
                    "ringing timestamp) to the taker's answered timestamp."),
     "fee_campaign": ("催缴", "Fee reminders"),

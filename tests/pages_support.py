@@ -121,11 +121,11 @@ async def seed_month(sessions, settings) -> Seeded:
                         ended=ended)
         hunt = await session.scalar(select(Call).where(Call.sid == calls["hunt"]))
         overdue = await lifecycle.create_ticket(
-            session, settings=settings, now=at(21, 9, 0), category="complaint", actor="test",
+            session, settings=settings, now=at(21, 9, 0), category="complaint", actor="hotline",
             resident_id=chen.id, resident_phone=chen.phone, description="楼道灯不亮，多次反映",
             owner_staff_id=wang.id)
         await lifecycle.create_ticket(
-            session, settings=settings, now=at(23, 8, 35), category="complaint", actor="test",
+            session, settings=settings, now=at(23, 8, 35), category="complaint", actor="hotline",
             call=hunt, description="噪音投诉", owner_staff_id=li.id)
         now = datetime.now(timezone.utc)
         await add_user(session, name="主管", role="supervisor", password="supervisor-pass", now=now)
