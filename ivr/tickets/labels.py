@@ -56,9 +56,9 @@ ACTION_LABELS = {
 # The history's `actor` when no person did it: the parts of the server that act alone.
 ACTOR_LABELS = {
     "zh": {"hotline": "热线系统", "dialer": "自动外呼", "scheduler": "系统（超时升级）",
-           "system": "系统", "ivr notice": "系统"},
+           "system": "系统"},
     "en": {"hotline": "hotline", "dialer": "dialer", "scheduler": "system (overdue)",
-           "system": "system", "ivr notice": "system"},
+           "system": "system"},
 }
 
 _STATUS_STEP = re.compile(r"^(?:(\w+) )?→ (\w+)(?:: (.*))?$", re.S)
