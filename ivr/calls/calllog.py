@@ -203,9 +203,9 @@ async def search_calls(session: AsyncSession, *, settings: Settings, filters: Ca
         view = call_view(call, legs[call.id], [t.id for t in tickets[call.id]], settings)
         taker = next((leg for leg in legs[call.id] if leg.accepted), None)
         resident = residents.get(call.resident_id)
-        view["purpose"] = purpose
         view.update({
             "id": call.id,
+            "purpose": purpose,  # what an outbound call was for (the dialer's job), else None
             "answered_by": taker.staff_name if taker else None,
             "resident_name": resident.name if resident else None,
             "resident_address": resident.address if resident else None,
