@@ -296,3 +296,26 @@ async def test_the_english_pages_read_the_same_values_in_english(browser, site):
     await page.goto(url(server, f"/tickets/{ids['tickets'][-1]}"))
     assert "callback" in (await page.inner_text("h1")).lower()
     await context.close()
+
+
+async def test_a_refused_form_says_why_in_chinese(browser, site):
+    """What a supervisor typed and the rules refused comes back in their words too."""
+    server, ids = site
+    context = await sign_in(browser, server, "管理员", "admin-pass-1")
+    page = await context.new_page()
+    await page.goto(url(server, f"/tickets/{ids['tickets'][0]}"))
+    await page.click("#owner-form button[type=submit]")  # neither a person nor a department
+    await page.wait_for_load_state()
+    assert await page.inner_text("p.alert") == "请选择负责人或填写部门"
+    await page.fill("#note-form textarea[name=text]", "   ")
+    await page.click("#note-form button[type=submit]")
+    await page.wait_for_load_state()
+    assert await page.inner_text("p.alert") == "请填写备注内容"
+    await page.goto(url(server, "/"))
+    await page.fill("#post-notice input[name=where]", "阳光花园3栋")
+    await page.fill("#post-notice input[name=text]", "停水检修")
+    await page.fill("#post-notice input[name=until]", "明早")
+    await page.click("#post-notice button[type=submit]")
+    await page.wait_for_load_state()
+    assert english_words(await page.inner_text("#notice-error")) == set()
+    await context.close()
