@@ -8,7 +8,7 @@ from urllib.parse import quote, urlencode
 from aiohttp import web
 from sqlalchemy import select
 
-from ivr.calls.calllog import CallFilter, may_see, search_calls, timeline
+from ivr.calls.calllog import STAFF_ROLES, CallFilter, may_see, search_calls, timeline
 from ivr.platform.resources import CLOCK, READER, SETTINGS
 from ivr.reporting import exports
 from ivr.tickets import reports
@@ -33,18 +33,25 @@ def filters_from(request: web.Request) -> tuple[CallFilter, dict]:
     if last < first:
         raise web.HTTPBadRequest(text="to is before from")
     staff_id = number_field(q.get("staff"), "staff")
+    staff_as = q.get("staff_as") or None
+    if staff_as is not None and staff_as not in STAFF_ROLES:
+        raise web.HTTPBadRequest(text=f"staff_as: expected one of {', '.join(STAFF_ROLES)}")
     user = user_of(request)
     if user.role not in MANAGERS:
         staff_id = user.staff_id if user.staff_id is not None else -1
+    elif staff_id is not None:
+        staff_as = staff_as or "answered"  # the agreed default: the calls the person took
     f = CallFilter(
         start=datetime.combine(first, time(0), settings.tz),
         end=datetime.combine(last + timedelta(days=1), time(0), settings.tz),
         staff_id=staff_id, menu_choice=q.get("menu") or None, outcome=q.get("outcome") or None,
         resident=(q.get("resident") or "").strip()[:50] or None,
         direction=q.get("direction") if q.get("direction") in ("inbound", "outbound") else None,
+        staff_as=staff_as,
     )
     shown = {"from": first.isoformat(), "to": last.isoformat(),
              "staff": str(staff_id) if staff_id and user.role in MANAGERS else "",
+             "staff_as": staff_as or "",
              "menu": f.menu_choice or "", "outcome": f.outcome or "",
              "resident": f.resident or "", "direction": f.direction or ""}
     return f, shown
@@ -67,7 +74,7 @@ async def call_log(request: web.Request) -> web.Response:
     query = {k: v for k, v in shown.items() if v}
     return render(request, "calls.html", calls=calls, total=total, page_no=page_no,
                   pages=max(1, -(-total // PAGE_SIZE)), shown=shown, people=people,
-                  outcomes=OUTCOMES, menu=MENU, query=urlencode(query),
+                  outcomes=OUTCOMES, menu=MENU, staff_roles=STAFF_ROLES, query=urlencode(query),
                   three_rings=settings.three_rings_seconds)
 
 

@@ -7,10 +7,11 @@ from aiohttp import web
 from ivr.calls import notices
 from ivr.people import sessions
 from ivr.platform.clock import parse_local_moment
+from ivr.platform.refusals import Refusal
 from ivr.platform.resources import CLOCK, SESSIONS, SETTINGS
 
 from .access import MANAGERS, form_of, page, user_of
-from .render import path_id
+from .render import language, path_id
 
 
 @page(*MANAGERS)
@@ -27,7 +28,9 @@ async def post_notice(request: web.Request) -> web.Response:
                                        actor=user.name, now=now)
             sessions.audit(session, now=now, user_name=user.name, action="notice_posted",
                            subject=f"#{notice.id}: {notice.where} {notice.text}")
-    except (notices.NoticeError, ValueError) as exc:
+    except Refusal as exc:
+        raise web.HTTPSeeOther("/?" + _query(notice_error=exc.said(language(request))))
+    except ValueError as exc:
         raise web.HTTPSeeOther("/?" + _query(notice_error=str(exc)))
     raise web.HTTPSeeOther("/?" + _query(notice_posted=str(notice.id)))
 

@@ -12,9 +12,10 @@ from aiohttp import web
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup
 
+from ivr.calls import labels as call_labels
 from ivr.platform.clock import parse_day
 from ivr.platform.resources import SETTINGS
-from ivr.tickets import lifecycle
+from ivr.tickets import labels as ticket_labels
 
 from .words import WORDS
 
@@ -24,6 +25,10 @@ LANG_COOKIE = "ivr_lang"
 # Set by `access.page` on every page a signed-in user opens.
 SIGNED_IN = web.RequestKey("signed_in", object)
 LANGUAGES = ("zh", "en")
+
+# The record values' tables the templates' `label(table, value)` reads.
+LABEL_TABLES = {"call_state": call_labels.CALL_STATES, "event": call_labels.EVENTS,
+                "purpose": call_labels.PURPOSES}
 
 env = Environment(loader=FileSystemLoader(HERE / "templates"),
                   autoescape=select_autoescape(["html"]), trim_blocks=True, lstrip_blocks=True)
@@ -115,8 +120,13 @@ def render(request: web.Request, template: str, *, status: int = 200, **context)
         if signed else Markup(""),
         company=request.app[SETTINGS].company_name,
         path=request.path_qs,
-        category_name=lambda c: lifecycle.category_label(c, lang),
-        status_name=lambda s: lifecycle.STATUS_LABELS.get(s, s) if lang == "zh" else s,
+        category_name=lambda c: ticket_labels.category_label(c, lang),
+        status_name=lambda s: ticket_labels.status_label(s, lang),
+        follow_up_name=lambda s: ticket_labels.follow_up_label(s, lang),
+        satisfaction_name=lambda s: ticket_labels.satisfaction_label(s, lang),
+        history_line=lambda h: ticket_labels.history_line(
+            actor=h["actor"], action=h["action"], detail=h["detail"], language=lang),
+        label=lambda table, value: call_labels.label(LABEL_TABLES[table], value, lang),
     )
     html = env.get_template(template).render(**context)
     return web.Response(text=html, content_type="text/html", charset="utf-8", status=status,

@@ -16,7 +16,7 @@ from models import Call, Leg, Resident, Staff, Ticket
 from models.ticket import STATUSES
 
 from .access import MANAGERS, forbidden, form_of, page, user_of
-from .render import number_field, path_id, query_day, render
+from .render import language, number_field, path_id, query_day, render
 
 
 @page()
@@ -117,7 +117,7 @@ async def ticket_change(request: web.Request) -> web.Response:
                 else:
                     raise web.HTTPNotFound()
         except lifecycle.TicketError as exc:
-            error = str(exc)  # the transaction was rolled back: nothing changed
+            error = exc.said(language(request))  # rolled back: nothing changed
     target = f"/tickets/{ticket_id}"
     if error:
         target += "?error=" + quote(error)

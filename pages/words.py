@@ -1,4 +1,10 @@
-"""The pages' words: (中文, English). Chinese is the default; keys are English."""
+"""The pages' words: (中文, English). Chinese is the default; keys are English.
+
+The words of the records' system values (menu choices, outcomes, directions) live in
+`ivr.calls.labels`, which the exports read too; they join this table under their keys.
+"""
+
+from ivr.calls import labels
 
 WORDS: dict[str, tuple[str, str]] = {
     "app_title": ("客服中心热线", "Service centre hotline"),
@@ -78,11 +84,6 @@ WORDS: dict[str, tuple[str, str]] = {
                      "If water or power is off, post a notice."),
     "speech_understood": ("其中听懂的", "of whom understood"),
     "speech": ("来电说", "Caller said"), "confidence": ("识别置信度", "Confidence"),
-    "menu_person": ("人工客服", "A person"), "menu_repair": ("维修", "Repairs"),
-    "menu_emergency": ("紧急维修", "Emergency repair"), "menu_complaint": ("投诉", "Complaints"),
-    "menu_fees": ("物业费", "Fees"), "menu_inquiry": ("咨询", "Enquiries"),
-    "menu_none": ("未选择", "No choice"), "menu_callback": ("回电", "Callback"),
-    "menu_follow_up": ("回访", "Follow-up"),
     "chart_histogram": ("响铃时长分布（已接听）", "Ring time of answered transfers"),
     "chart_trend": ("每日来电量与三声内接听率", "Daily calls and three-ring rate"),
     "trend_legend": ("柱：每日来电量（左轴）；折线：三声内接听率（右轴，红点为未达 100%）",
@@ -128,8 +129,8 @@ WORDS: dict[str, tuple[str, str]] = {
     "sign_in_hint": ("签出后热线来电不再转接到您的电话；也可用登记的电话拨打热线，按1签入、按2签出。",
                      "Signed out, hotline calls are not put through to you. You can also call "
                      "the hotline from your registered phone: 1 signs in, 2 signs out."),
-    "speed_note": ("接听速度：首个员工电话开始振铃（Twilio ringing 时间戳）到接听人接起"
-                   "（answered 时间戳）之间的秒数。",
+    "speed_note": ("接听速度：首个员工电话开始振铃（Twilio 的振铃时间戳）到接听人接起"
+                   "（Twilio 的接起时间戳）之间的秒数。",
                    "Speed of answer: seconds from the first staff phone ringing (Twilio's "
                    "ringing timestamp) to the taker's answered timestamp."),
     "fee_campaign": ("催缴", "Fee reminders"),
@@ -163,17 +164,15 @@ WORDS: dict[str, tuple[str, str]] = {
     "menu_choice": ("菜单选择", "Menu choice"), "outcome": ("结果", "Outcome"),
     "resident": ("业主 / 号码 / 地址", "Resident / number / address"),
     "any": ("全部", "Any"), "direction": ("方向", "Direction"),
-    "inbound": ("呼入", "Inbound"), "outbound": ("呼出", "Outbound"),
     "started_at": ("开始时间", "Started"), "caller": ("主叫", "From"),
     "party": ("对方号码", "Number"),
-    "answered_by": ("接听人", "Answered by"), "ring_seconds": ("响铃秒数", "Ring (s)"),
+    "answered_by": ("接听人", "Answered by"), "staff_as": ("员工参与", "Staff as"),
+    "staff_as_answered": ("接听人", "answered by"), "staff_as_rang": ("振铃过", "rang"),
+    "staff_as_missed": ("未接", "missed"), "purpose": ("外呼用途", "Called for"), "ring_seconds": ("响铃秒数", "Ring (s)"),
     "waited": ("等待（秒）", "Waited (s)"), "legs": ("转接", "Legs"),
     "ticket_numbers": ("工单号", "Tickets"), "found": ("共 {n} 通", "{n} calls"),
     "page_of": ("第 {p} / {n} 页", "page {p} of {n}"), "prev": ("上一页", "Previous"),
     "next": ("下一页", "Next"),
-    "outcome_answered": ("已接听", "answered"), "outcome_message": ("留言", "message"),
-    "outcome_abandoned": ("放弃", "abandoned"), "outcome_missed": ("未接", "missed"),
-    "outcome_self_service": ("自助服务", "self-service"), "outcome_ivr": ("语音导航", "IVR only"),
     "timeline": ("通话时间线", "Timeline"), "event": ("事件", "Event"),
     "twilio_time": ("Twilio 时间戳", "Twilio timestamp"), "received": ("收到时间", "Received"),
     "status": ("状态", "Status"), "digits": ("按键", "Keys"), "details": ("详情", "Details"),
@@ -234,3 +233,6 @@ WORDS: dict[str, tuple[str, str]] = {
     "by_category": ("按类别", "By category"), "by_department": ("按部门", "By department"),
     "complaint_list": ("投诉明细", "Complaints"),
 }
+WORDS.update(labels.DIRECTIONS)
+WORDS.update({f"menu_{key}": pair for key, pair in labels.MENU_CHOICES.items()})
+WORDS.update({f"outcome_{key}": pair for key, pair in labels.OUTCOMES.items()})

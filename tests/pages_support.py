@@ -122,11 +122,11 @@ async def seed_month(sessions, settings) -> Seeded:
                         ended=ended)
         hunt = await session.scalar(select(Call).where(Call.sid == calls["hunt"]))
         overdue = await lifecycle.create_ticket(
-            session, settings=settings, now=at(21, 9, 0), category="complaint", actor="test",
+            session, settings=settings, now=at(21, 9, 0), category="complaint", actor="hotline",
             resident_id=chen.id, resident_phone=chen.phone, description="楼道灯不亮，多次反映",
             owner_staff_id=wang.id)
         await lifecycle.create_ticket(
-            session, settings=settings, now=at(23, 8, 35), category="complaint", actor="test",
+            session, settings=settings, now=at(23, 8, 35), category="complaint", actor="hotline",
             call=hunt, description="噪音投诉", owner_staff_id=li.id)
         now = datetime.now(timezone.utc)
         await add_user(session, name="主管", role="supervisor", password="supervisor-pass", now=now)
@@ -161,3 +161,36 @@ async def signed_in_at(browser, base: str, name: str, password: str, next_path: 
     await page.fill("input[name=password]", password)
     await page.click("button[type=submit]")
     return context, page
+
+
+async def seed_outbound(sessions, settings, seeded: Seeded) -> dict[str, str]:
+    """The dialer's answered calls of 23 Nov to 陈静: a follow-up (回访) about the overdue
+    complaint at 09:30, a callback (回电) about it at 09:40 and a fee-reminder campaign's
+    call (催缴) at 09:50, each with its job. No menu choice on them, as the demo makes
+    them: the purpose comes from the job. Returns label -> CallSid."""
+    from models import Campaign, OutboundJob
+
+    made = {}
+    async with sessions() as session, session.begin():
+        chen = await session.scalar(select(Resident).where(Resident.name == "陈静"))
+        campaign = Campaign(kind="fee_reminder", created_at=at(23, 9, 0), created_by="主管",
+                            households=1)
+        session.add(campaign)
+        await session.flush()
+        specs = [("follow_up", "follow_up", at(23, 9, 30), seeded.overdue_ticket_id, None),
+                 ("callback", "callback", at(23, 9, 40), seeded.overdue_ticket_id, None),
+                 ("campaign", "fee_reminder", at(23, 9, 50), None, campaign.id)]
+        for n, (label, kind, start, ticket_id, campaign_id) in enumerate(specs):
+            job = OutboundJob(kind=kind, state="done", resident_id=chen.id, phone=chen.phone,
+                              ticket_id=ticket_id, campaign_id=campaign_id, created_at=start,
+                              due_at=start, next_attempt_at=start, attempts=1, outcome="reached")
+            session.add(job)
+            await session.flush()
+            sid = f"CA{0xF0 + n:032x}"
+            session.add(Call(sid=sid, direction="outbound", from_number=settings.hotline_number,
+                             to_number=chen.phone, resident_id=chen.id, status="completed",
+                             outcome="answered", started_at=start,
+                             ended_at=start + timedelta(seconds=60), duration_seconds=60,
+                             outbound_job_id=job.id))
+            made[label] = sid
+    return made

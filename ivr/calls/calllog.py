@@ -11,7 +11,7 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ivr.platform.config import Settings
-from models import Call, CallEvent, Leg, Resident, Ticket
+from models import Call, CallEvent, Campaign, Leg, OutboundJob, Resident, Ticket
 
 
 def iso(moment: datetime | None, settings: Settings) -> str | None:
@@ -87,6 +87,21 @@ async def list_calls(session: AsyncSession, *, settings: Settings, start: dateti
     return [call_view(c, legs[c.id], tickets[c.id], settings) for c in calls]
 
 
+async def _outbound_purposes(session: AsyncSession,
+                             calls: list[Call]) -> dict[int, tuple[str, int | None]]:
+    """What the dialer called for and about, by job id: (purpose, ticket id). A campaign's
+    call is for its campaign's purpose (催缴), whatever kind of job dialled it."""
+    ids = sorted({c.outbound_job_id for c in calls if c.outbound_job_id})
+    found = {}
+    for chunk in range(0, len(ids), 500):
+        for job_id, kind, ticket_id, campaign_kind in (await session.execute(
+                select(OutboundJob.id, OutboundJob.kind, OutboundJob.ticket_id, Campaign.kind)
+                .outerjoin(Campaign, Campaign.id == OutboundJob.campaign_id)
+                .where(OutboundJob.id.in_(ids[chunk:chunk + 500])))).all():
+            found[job_id] = (campaign_kind or kind, ticket_id)
+    return found
+
+
 # --- the dashboard's call log: filters, pages, and one call's timeline -------------------
 
 @dataclass
@@ -101,13 +116,34 @@ class CallFilter:
     resident: str | None = None  # a phone number, name or address fragment
     direction: str | None = None
     sid: str | None = None
+    # How `staff_id` was involved: "answered" (took the call), "rang" (any leg rang them),
+    # "missed" (a leg rang them and they did not answer); None = answered or rang.
+    staff_as: str | None = None
+
+
+STAFF_ROLES = ("answered", "rang", "missed")
+
+
+def _staff_condition(staff_id: int, staff_as: str | None):
+    """The calls a staff member answered, was rung for, or missed (a leg rang them and
+    they did not take it: the dashboard's per-staff miss)."""
+    rang = select(Leg.call_id).where(Leg.staff_id == staff_id)
+    took = select(Leg.call_id).where(Leg.staff_id == staff_id, Leg.accepted.is_(True))
+    answered = or_(Call.answered_by_staff_id == staff_id, Call.id.in_(took))
+    if staff_as == "answered":
+        return answered
+    if staff_as == "rang":
+        return Call.id.in_(rang)
+    if staff_as == "missed":
+        return Call.id.in_(select(Leg.call_id).where(Leg.staff_id == staff_id,
+                                                     Leg.accepted.is_not(True)))
+    return or_(answered, Call.id.in_(rang))
 
 
 def _filtered(query, f: CallFilter):
     query = query.where(Call.started_at >= f.start, Call.started_at < f.end)
     if f.staff_id is not None:
-        rung = select(Leg.call_id).where(Leg.staff_id == f.staff_id)
-        query = query.where(or_(Call.answered_by_staff_id == f.staff_id, Call.id.in_(rung)))
+        query = query.where(_staff_condition(f.staff_id, f.staff_as))
     if f.menu_choice:
         query = query.where(Call.menu_choice == f.menu_choice)
     if f.outcome:
@@ -148,17 +184,28 @@ async def search_calls(session: AsyncSession, *, settings: Settings, filters: Ca
         for ticket in (await session.scalars(
                 select(Ticket).where(Ticket.call_id.in_(part)).order_by(Ticket.id))).all():
             tickets[ticket.call_id].append(ticket)
+    purposes = await _outbound_purposes(session, calls)
+    about = sorted({ticket_id for _, ticket_id in purposes.values() if ticket_id})
+    job_tickets: dict[int, Ticket] = {}
+    for chunk in range(0, len(about), 500):
+        job_tickets.update((t.id, t) for t in (await session.scalars(
+            select(Ticket).where(Ticket.id.in_(about[chunk:chunk + 500])))).all())
     resident_ids = {c.resident_id for c in calls if c.resident_id}
     if resident_ids:
         residents = {r.id: r for r in (await session.scalars(
             select(Resident).where(Resident.id.in_(resident_ids)))).all()}
     rows = []
     for call in calls:
+        purpose, ticket_id = purposes.get(call.outbound_job_id, (None, None))
+        linked = job_tickets.get(ticket_id)
+        if linked is not None and linked not in tickets[call.id]:
+            tickets[call.id].insert(0, linked)  # the ticket the dialer called about
         view = call_view(call, legs[call.id], [t.id for t in tickets[call.id]], settings)
         taker = next((leg for leg in legs[call.id] if leg.accepted), None)
         resident = residents.get(call.resident_id)
         view.update({
             "id": call.id,
+            "purpose": purpose,  # what an outbound call was for (the dialer's job), else None
             "answered_by": taker.staff_name if taker else None,
             "resident_name": resident.name if resident else None,
             "resident_address": resident.address if resident else None,

@@ -19,6 +19,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ivr.platform.config import Settings
+from ivr.platform.refusals import Refusal
 from models import Call, Notice, NoticeSubscription, SmsMessage
 from models.db import insert_for
 
@@ -30,7 +31,7 @@ MAX_TEXT = 300
 _PLACES = re.compile(r"[,，、;；\s]+")
 
 
-class NoticeError(ValueError):
+class NoticeError(Refusal):
     """A notice that cannot be posted or closed; the message says why."""
 
 
@@ -54,13 +55,15 @@ async def add(session: AsyncSession, *, where: str, text: str, until: datetime |
     where = "，".join(_PLACES.split((where or "").strip())).strip("，")
     text = (text or "").strip()
     if not where:
-        raise NoticeError("say where: a building or an estate as addresses spell it, e.g. 阳光花园3栋")
+        raise NoticeError("say where: a building or an estate as addresses spell it, e.g. 阳光花园3栋",
+                          zh="请填写范围：楼栋或小区，与地址写法一致，例如 阳光花园3栋")
     if not text:
-        raise NoticeError("say what happened, e.g. 停水检修")
+        raise NoticeError("say what happened, e.g. 停水检修", zh="请填写事项，例如 停水检修")
     if len(text) > MAX_TEXT:
-        raise NoticeError(f"the text is {len(text)} characters; at most {MAX_TEXT}")
+        raise NoticeError(f"the text is {len(text)} characters; at most {MAX_TEXT}",
+                          zh=f"事项共 {len(text)} 字，最多 {MAX_TEXT} 字")
     if until is not None and until <= now:
-        raise NoticeError("the time it should be fixed is already past")
+        raise NoticeError("the time it should be fixed is already past", zh="预计恢复时间已经过去")
     notice = Notice(where=where[:200], text=text, until=until, created_by=actor[:100], created_at=now)
     session.add(notice)
     await session.flush()
@@ -105,7 +108,7 @@ async def close(session: AsyncSession, *, notice_id: int, settings: Settings,
         .values(closed_at=now).returning(Notice.id))).scalar()
     notice = await session.get(Notice, notice_id, populate_existing=True)
     if notice is None:
-        raise NoticeError(f"no notice {notice_id}")
+        raise NoticeError(f"no notice {notice_id}", zh="找不到该通知")
     if closed is None:
         return notice, 0
     waiting = (await session.scalars(

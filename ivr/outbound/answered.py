@@ -38,8 +38,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-CATEGORY_LABELS = {"repair": "维修", "complaint": "投诉", "inquiry": "咨询", "callback": "回电",
-                   "emergency": "紧急维修"}
 RESULT_LABELS = {"reached": "已接通", "message_left": "已语音留言", "busy": "忙线",
                  "no-answer": "无人接听", "failed": "呼叫失败", "canceled": "已取消",
                  "machine": "语音信箱", STAFF_MISS: "值班人员未接听，改由下一位拨打"}
@@ -177,7 +175,7 @@ async def escalation(session: AsyncSession, hotline: "Hotline", *, job: Outbound
     speaker = hotline.speaker("zh")
     response = VoiceResponse()
     words = dict(number=ticket.number if ticket else "", address=resident.address if resident else "",
-                 category=CATEGORY_LABELS.get(ticket.category, ticket.category) if ticket else "")
+                 category=lifecycle.category_label(ticket.category) if ticket else "")
     speaker.say(response, "outbound_escalation", **words)
     if not machine:
         response.pause(length=1)

@@ -6,6 +6,8 @@ from datetime import date, datetime, time, timedelta, timezone, tzinfo
 from email.utils import parsedate_to_datetime
 from typing import Callable
 
+from ivr.platform.refusals import Refusal
+
 Clock = Callable[[], datetime]
 
 
@@ -68,4 +70,5 @@ def parse_local_moment(text: str, *, tz: tzinfo, now: datetime) -> datetime:
             return moment if moment > local else moment + timedelta(days=1)
         return datetime.fromisoformat(text).replace(tzinfo=tz)
     except ValueError:
-        raise ValueError(f"{text!r}: expected 'YYYY-MM-DD HH:MM' or 'HH:MM'") from None
+        raise Refusal(f"{text!r}: expected 'YYYY-MM-DD HH:MM' or 'HH:MM'",
+                      zh=f"时间“{text}”格式不正确，请写成 2026-11-23 18:00 或 18:00") from None

@@ -17,21 +17,15 @@ from openpyxl.styles import Alignment, Font, PatternFill
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ivr.calls.calllog import CallFilter, search_calls
+from ivr.calls.labels import CALL_STATES, DIRECTIONS, MENU_CHOICES, OUTCOMES, PURPOSES, label
 from ivr.platform import spreadsheets
 from ivr.platform.config import Settings
-
-MENU_LABELS = {"person": "人工客服", "repair": "维修", "emergency": "紧急维修", "complaint": "投诉",
-               "fees": "物业费", "inquiry": "咨询", "callback": "回电", "follow_up": "回访",
-               "fee_reminder": "催缴"}
-OUTCOME_LABELS = {"answered": "已接听", "message": "留言", "abandoned": "放弃", "missed": "未接",
-                  "self_service": "自助服务", "ivr": "语音导航"}
-DIRECTION_LABELS = {"inbound": "呼入", "outbound": "呼出"}
 
 RECEPTION_COLUMNS = ["序号", "日期", "来电时间", "来电号码", "业主姓名", "地址", "来电类别",
                      "接听人", "响铃秒数", "三声内接听", "处理结果", "等待秒数", "工单号", "记录"]
 CALL_LOG_COLUMNS = ["通话编号", "方向", "主叫号码", "被叫号码", "开始时间", "结束时间", "通话时长(秒)",
                     "菜单选择", "通话状态", "结果", "等待秒数", "接听人", "转接次数", "响铃秒数",
-                    "三声内接听", "工单号"]
+                    "三声内接听", "工单号", "外呼用途"]
 
 
 def local(value: str | None, settings: Settings) -> datetime | None:
@@ -57,9 +51,8 @@ def reception_rows(calls: list[dict], settings: Settings) -> list[list]:
             n, started.date() if started else None, started.time().replace(microsecond=0)
             if started else None, call["from"], call.get("resident_name") or "",
             call.get("resident_address") or "",
-            MENU_LABELS.get(call["menu_choice"] or "", call["menu_choice"] or ""),
-            call.get("answered_by") or "", ring, within,
-            OUTCOME_LABELS.get(call["outcome"] or "", call["outcome"] or ""),
+            label(MENU_CHOICES, call["menu_choice"]), call.get("answered_by") or "", ring, within,
+            label(OUTCOMES, call["outcome"]),
             call["waited_seconds"], "、".join(call.get("ticket_numbers") or []),
             "；".join(call.get("ticket_notes") or []),
         ])
@@ -71,13 +64,12 @@ def call_log_rows(calls: list[dict], settings: Settings) -> list[list]:
     for call in calls:
         ring, within = _answer(call)
         rows.append([
-            call["sid"], DIRECTION_LABELS.get(call["direction"], call["direction"]), call["from"],
+            call["sid"], label(DIRECTIONS, call["direction"]), call["from"],
             call["to"], local(call["started_at"], settings), local(call["ended_at"], settings),
-            call["duration_seconds"],
-            MENU_LABELS.get(call["menu_choice"] or "", call["menu_choice"] or ""),
-            call["status"], OUTCOME_LABELS.get(call["outcome"] or "", call["outcome"] or ""),
+            call["duration_seconds"], label(MENU_CHOICES, call["menu_choice"]),
+            label(CALL_STATES, call["status"]), label(OUTCOMES, call["outcome"]),
             call["waited_seconds"], call.get("answered_by") or "", len(call["legs"]), ring, within,
-            "、".join(call.get("ticket_numbers") or []),
+            "、".join(call.get("ticket_numbers") or []), label(PURPOSES, call.get("purpose")),
         ])
     return rows
 

@@ -28,6 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from ivr.people.roster import covers
 from ivr.platform.config import Settings, parse_hours
 from ivr.tickets import history
+from ivr.tickets.labels import SATISFACTION_LABELS  # noqa: F401 (kept here for callers)
 from models import OutboundJob, Ticket, TicketHistory
 
 if TYPE_CHECKING:
@@ -37,7 +38,6 @@ FOLLOW_UP_CATEGORIES = ("repair", "complaint", "emergency")
 WINDOW = timedelta(hours=48)
 SATISFACTION_KEYS = {"1": "satisfied", "2": "neutral", "3": "dissatisfied"}
 SATISFACTIONS = tuple(SATISFACTION_KEYS.values())
-SATISFACTION_LABELS = {"satisfied": "满意", "neutral": "基本满意", "dissatisfied": "不满意"}
 SATISFACTION_TARGET = 0.85
 ANSWER_ACTION = "follow_up_answer"
 MAX_PROMPTS = 3  # the question is asked at most this many times in one call

@@ -19,7 +19,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ivr.platform.config import Settings, parse_hours
+from ivr.platform.refusals import Refusal
 from ivr.tickets import contacts, history
+from ivr.tickets.labels import CATEGORY_LABELS, STATUS_LABELS, category_label  # noqa: F401 (kept here for callers)
 from models import Call, Staff, Ticket, TicketHistory
 from models.ticket import CATEGORIES, STATUSES
 
@@ -39,16 +41,6 @@ TRANSITIONS: dict[str, frozenset[str]] = {
     "reopened": frozenset({"assigned", "in_progress", "resolved", "closed"}),
 }
 
-CATEGORY_LABELS = {
-    "zh": {"repair": "维修", "complaint": "投诉", "inquiry": "咨询", "callback": "回电",
-           "emergency": "紧急维修"},
-    "en": {"repair": "repair", "complaint": "complaint", "inquiry": "enquiry",
-           "callback": "callback request", "emergency": "emergency repair"},
-}
-STATUS_LABELS = {
-    "open": "待处理", "assigned": "已派单", "in_progress": "处理中", "resolved": "已解决",
-    "followed_up": "已回访", "closed": "已关闭", "reopened": "重新处理",
-}
 # Menu choices of a call answered by a person that become a ticket by themselves.
 CALL_CHOICE_CATEGORIES = {"repair": "repair", "complaint": "complaint", "emergency": "emergency"}
 # What a caller nobody answered wanted, by their menu choice: a complaint left as a message
@@ -57,12 +49,8 @@ CALL_CHOICE_CATEGORIES = {"repair": "repair", "complaint": "complaint", "emergen
 MESSAGE_CATEGORIES = {**CALL_CHOICE_CATEGORIES, "inquiry": "inquiry", "fees": "inquiry"}
 
 
-class TicketError(ValueError):
+class TicketError(Refusal):
     """A change the lifecycle does not allow, or bad input; the message says why."""
-
-
-def category_label(category: str, language: str = "zh") -> str:
-    return CATEGORY_LABELS.get(language, CATEGORY_LABELS["zh"]).get(category, category)
 
 
 def due_minutes(category: str, *, settings: Settings) -> int:
@@ -125,7 +113,8 @@ async def create_ticket(session: AsyncSession, *, settings: Settings, now: datet
                         department: str | None = None) -> Ticket:
     """Open a ticket. The number is unique per day even when two webhooks race."""
     if category not in CATEGORIES:
-        raise TicketError(f"unknown category {category!r}: use one of {', '.join(CATEGORIES)}")
+        raise TicketError(f"unknown category {category!r}: use one of {', '.join(CATEGORIES)}",
+                          zh="工单类别不正确")
     if owner_staff_id is None:
         owner_staff_id = await default_owner(session, settings=settings, call=call)
     if session.bind.dialect.name == "postgresql":
@@ -167,9 +156,12 @@ async def get_ticket(session: AsyncSession, ticket_id: int) -> Ticket | None:
 
 def check_transition(ticket: Ticket, status: str) -> None:
     if status not in STATUSES:
-        raise TicketError(f"unknown status {status!r}: use one of {', '.join(STATUSES)}")
+        raise TicketError(f"unknown status {status!r}: use one of {', '.join(STATUSES)}",
+                          zh="工单状态不正确")
     if status not in TRANSITIONS.get(ticket.status, frozenset()):
-        raise TicketError(f"ticket {ticket.number} is {ticket.status}: cannot become {status}")
+        raise TicketError(f"ticket {ticket.number} is {ticket.status}: cannot become {status}",
+                          zh=f"工单{ticket.number}当前为“{STATUS_LABELS.get(ticket.status)}”，"
+                             f"不能改为“{STATUS_LABELS.get(status)}”")
 
 
 def _set_status(session: AsyncSession, ticket: Ticket, status: str, *, now: datetime,
@@ -191,7 +183,8 @@ async def change_status(session: AsyncSession, *, settings: Settings, ticket: Ti
                             reason=note)
     if status == "followed_up":
         raise TicketError("a follow-up is recorded with the resident's answer "
-                          "(satisfied, neutral or dissatisfied), not set by hand")
+                          "(satisfied, neutral or dissatisfied), not set by hand",
+                          zh="回访结果需记录业主的评价（满意、基本满意或不满意），不能直接设置")
     check_transition(ticket, status)
     _set_status(session, ticket, status, now=now, actor=actor, note=note)
     if status == "closed":
@@ -203,12 +196,13 @@ async def assign(session: AsyncSession, *, ticket: Ticket, actor: str, now: date
                  staff_id: int | None = None, department: str | None = None) -> Ticket:
     """Give the ticket an owner and/or dispatch it to a department (派单)."""
     if staff_id is None and not department:
-        raise TicketError("assign needs a staff member or a department")
+        raise TicketError("assign needs a staff member or a department",
+                          zh="请选择负责人或填写部门")
     changes = []
     if staff_id is not None and staff_id != ticket.owner_staff_id:
         staff = await session.get(Staff, staff_id)
         if staff is None:
-            raise TicketError(f"unknown staff member {staff_id}")
+            raise TicketError(f"unknown staff member {staff_id}", zh="找不到该员工")
         ticket.owner_staff_id = staff.id
         changes.append(f"owner {staff.name}")
     if department and department != ticket.department:
@@ -225,7 +219,7 @@ async def add_note(session: AsyncSession, *, ticket: Ticket, actor: str, now: da
                    text: str) -> Ticket:
     text = (text or "").strip()
     if not text:
-        raise TicketError("a note needs some text")
+        raise TicketError("a note needs some text", zh="请填写备注内容")
     history.record(session, ticket, now=now, actor=actor, action="note", detail=text)
     return ticket
 

@@ -399,7 +399,7 @@ COMPLAINT_HEADER = ("工单号", "受理时间", "部门", "负责人", "状态"
 
 
 def category_rows(report: dict) -> list[tuple]:
-    return [(f"{c['label']}（{c['category']}）", c["count"], c["resolved"], c["overdue"],
+    return [(c["label"], c["count"], c["resolved"], c["overdue"],
              c["escalated"], c["average_hours_to_resolve"]) for c in report["by_category"]]
 
 

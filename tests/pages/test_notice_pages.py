@@ -48,7 +48,8 @@ async def test_a_supervisor_posts_a_notice_sees_its_figures_and_closes_it(browse
     await page.fill("#post-notice input[name=until]", "明天")
     await page.click("#post-notice button[type=submit]")
     await page.wait_for_load_state()
-    assert "expected 'YYYY-MM-DD HH:MM' or 'HH:MM'" in await page.inner_text("#notice-error")
+    # said in Chinese on the Chinese page (the CLI says it in English)
+    assert await page.inner_text("#notice-error") == "时间“明天”格式不正确，请写成 2026-11-23 18:00 或 18:00"
     await context.close()
 
 

@@ -229,7 +229,7 @@ async def test_ivr_report_monthly_writes_csv_and_xlsx(sessions, settings, seed, 
     assert "月度投诉分析" in result.stdout and "回访率" in result.stdout
     rows = list(csv.reader(io.StringIO(csv_path.read_bytes().decode("utf-8-sig"))))
     assert ["工单总数", "5"] in rows and ["回访率", "0.5"] in rows
-    assert ["投诉（complaint）", "2", "2", "1", "1", "39.0"] in rows
+    assert ["投诉", "2", "2", "1", "1", "39.0"] in rows
     book = load_workbook(xlsx_path)
     assert book.sheetnames == ["汇总", "按类别", "按部门", "投诉明细"]
     summary = {row[0]: row[1] for row in book["汇总"].iter_rows(min_row=2, values_only=True)}
