@@ -223,15 +223,14 @@ async def test_saving_a_note_on_a_resolved_ticket_keeps_it_resolved(browser, sit
     context, page = await signed_in(browser, server, "主管", "supervisor-pass")
     await page.goto(url(server, f"/tickets/{ids['F']}"))
     assert await page.inner_text("#ticket-status") == "已解决"
-    # The status select starts at the current status…
-    assert await page.input_value("#status-form select[name=status]") == "resolved"
-    # …so writing a note and pressing 保存 leaves the status alone.
+    # Writing a note and pressing 保存 leaves the status alone: the select starts at it.
     await page.fill("#status-form input[name=note]", "住户来电询问，已告知处理结果")
     await page.click("#status-form button")
     await page.wait_for_load_state()
     assert await page.inner_text("#ticket-status") == "已解决"
     assert await page.inner_text("#saved-flash") == "已保存"
     assert "住户来电询问，已告知处理结果" in await page.inner_text("#history")
+    assert await page.input_value("#status-form select[name=status]") == "resolved"
     # Choosing another status still changes it.
     await page.select_option("#status-form select[name=status]", "closed")
     await page.click("#status-form button")
@@ -267,3 +266,30 @@ async def test_the_countdown_to_the_due_time_follows_the_servers_clock(browser, 
     await page.goto(url(server, f"/tickets/{ids['F']}"))
     assert await page.locator("#ticket-countdown").count() == 0
     await context.close()
+
+
+TYPED = [
+    ("status=done", 400), ("category=plumbing", 400), ("level=4", 400), ("level=0", 400),
+    ("level=99999999999999999999", 400), ("owner=-1", 400), ("sort=urgency", 400),
+    ("queue=all", 400), ("overdue=yes", 400), ("page=0", 400), ("from=2026-13-01", 400),
+    ("from=2026-11-30&to=2026-11-01", 400), ("page=99999999999999999999", 400),
+    ("page=2147483647&sort=due", 200), ("q=%00%25_", 200), ("q=" + "5" * 500, 200),
+    ("overdue=0&status=resolved&category=complaint&level=2&owner=1&sort=created", 200),
+]
+
+
+async def test_what_is_typed_into_the_list_url_is_checked(aiohttp_client, settings, clock,
+                                                           sessions):
+    """Unknown keys and numbers out of range are a 400 naming the field, never a 500."""
+    await seed_month(sessions, settings)
+    plain = settings.model_copy(update={"public_base_url": "http://hotline.example.com"})
+    client = await aiohttp_client(create_app(plain, clock=clock))
+    resp = await client.post("/login", data={"username": "主管", "password": "supervisor-pass"},
+                             headers={"Origin": str(client.make_url("/")).rstrip("/")},
+                             allow_redirects=False)
+    assert resp.status == 302
+    for query, status in TYPED:
+        resp = await client.get(f"/tickets?{query}", allow_redirects=False)
+        assert resp.status == status, (query, await resp.text())
+        if status == 400 and not query.startswith("from="):
+            assert query.split("=")[0] in await resp.text(), query
