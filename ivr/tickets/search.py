@@ -38,11 +38,6 @@ class TicketFilter:
     sort: str = "created"
 
 
-def _like(text: str) -> str:
-    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return f"%{escaped}%"
-
-
 def _filtered(query, f: TicketFilter, *, now: datetime):
     if f.start is not None:
         query = query.where(Ticket.created_at >= f.start)
@@ -63,13 +58,12 @@ def _filtered(query, f: TicketFilter, *, now: datetime):
     if f.escalation_level is not None:
         query = query.where(Ticket.escalation_level == f.escalation_level)
     if f.text:
-        like = _like(f.text)
         # A phone typed with spaces or dashes still finds the stored E.164 number.
         digits = "".join(ch for ch in f.text if ch.isdigit())
-        phone_like = _like(digits) if len(digits) >= 3 else like
-        at_address = select(Resident.id).where(Resident.address.like(like, escape="\\"))
-        query = query.where(or_(Ticket.number.like(like, escape="\\"),
-                                Ticket.resident_phone.like(phone_like, escape="\\"),
+        phone = digits if len(digits) >= 3 else f.text
+        at_address = select(Resident.id).where(Resident.address.contains(f.text, autoescape=True))
+        query = query.where(or_(Ticket.number.contains(f.text, autoescape=True),
+                                Ticket.resident_phone.contains(phone, autoescape=True),
                                 Ticket.resident_id.in_(at_address)))
     return query
 

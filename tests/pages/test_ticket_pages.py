@@ -15,6 +15,7 @@ from ivr.app import create_app
 from ivr.people.users import add_user
 from ivr.tickets import escalation, lifecycle
 from models import Resident, Staff, Ticket
+from tests.pages.test_pages import logged_in, url
 from tests.pages_support import SHANGHAI, at, seed_month
 
 OCTOBER_20 = datetime(2026, 10, 20, 9, 0, tzinfo=SHANGHAI)
@@ -90,21 +91,6 @@ async def site(aiohttp_server, settings, clock, sessions):
     return server, ids
 
 
-def url(server, path: str) -> str:
-    return str(server.make_url(path))
-
-
-async def signed_in(browser, server, name: str, password: str):
-    context = await browser.new_context()
-    page = await context.new_page()
-    await page.goto(url(server, "/login"))
-    await page.fill("input[name=username]", name)
-    await page.fill("input[name=password]", password)
-    await page.click("button[type=submit]")
-    await page.wait_for_load_state()
-    return context, page
-
-
 async def shown(page, ids) -> list[str]:
     """The tickets in the list, top to bottom, by their letter in `seed_tickets`."""
     numbers = await page.locator("table.tickets tbody tr").evaluate_all(
@@ -114,7 +100,7 @@ async def shown(page, ids) -> list[str]:
 
 async def test_overdue_shows_last_months_late_ticket_and_hides_fresh_ones(browser, site):
     server, ids = site
-    context, page = await signed_in(browser, server, "主管", "supervisor-pass")
+    context, page = await logged_in(browser, server, "主管", "supervisor-pass")
     await page.goto(url(server, "/tickets"))
     assert await page.inner_text("#ticket-count") == "共 6 张工单"  # no date limit by default
     await page.check("#ticket-filters input[name=overdue]")
@@ -134,7 +120,7 @@ async def test_overdue_shows_last_months_late_ticket_and_hides_fresh_ones(browse
 
 async def test_search_finds_a_ticket_by_phone_and_by_address(browser, site):
     server, ids = site
-    context, page = await signed_in(browser, server, "主管", "supervisor-pass")
+    context, page = await logged_in(browser, server, "主管", "supervisor-pass")
     await page.goto(url(server, "/tickets"))
     await page.fill("#ticket-filters input[name=q]", "139 1111 2222")  # as people type it
     await page.click("#ticket-filters button[type=submit]")
@@ -155,7 +141,7 @@ async def test_search_finds_a_ticket_by_phone_and_by_address(browser, site):
 
 async def test_sort_by_due_puts_the_most_urgent_first(browser, site):
     server, ids = site
-    context, page = await signed_in(browser, server, "主管", "supervisor-pass")
+    context, page = await logged_in(browser, server, "主管", "supervisor-pass")
     await page.goto(url(server, "/tickets"))
     assert await shown(page, ids) == ["D", "B", "E", "F", "A", "C"]  # newest first
     await page.select_option("#ticket-filters select[name=sort]", "due")
@@ -174,7 +160,7 @@ async def test_sort_by_due_puts_the_most_urgent_first(browser, site):
 async def test_the_escalation_queue_shows_only_what_was_escalated_to_that_supervisor(
         browser, site):
     server, ids = site
-    context, page = await signed_in(browser, server, "zhao", "zhao-pass-1")
+    context, page = await logged_in(browser, server, "zhao", "zhao-pass-1")
     await page.goto(url(server, "/tickets"))
     await page.check("#ticket-filters input[name=queue]")
     await page.click("#ticket-filters button[type=submit]")
@@ -185,13 +171,13 @@ async def test_the_escalation_queue_shows_only_what_was_escalated_to_that_superv
     assert await page.inner_text("h1") == "升级给我的工单"
     await context.close()
 
-    context, page = await signed_in(browser, server, "qian", "qian-pass-1")
+    context, page = await logged_in(browser, server, "qian", "qian-pass-1")
     await page.goto(url(server, "/tickets?queue=mine"))
     assert await shown(page, ids) == ["E"]
     await context.close()
 
     # A supervisor at no escalation level has no queue, and is told why.
-    context, page = await signed_in(browser, server, "主管", "supervisor-pass")
+    context, page = await logged_in(browser, server, "主管", "supervisor-pass")
     await page.goto(url(server, "/tickets?queue=mine"))
     assert await shown(page, ids) == []
     assert "升级联系人" in await page.inner_text("#queue-nobody")
@@ -206,7 +192,7 @@ async def test_paging_links_keep_the_filters(browser, site, sessions, settings):
                 session, settings=settings, now=at(20, 8, 0, n), category="repair",
                 actor="test", resident_phone="+8613922220000", description=f"批量 {n}",
                 owner_staff_id=ids["li"])
-    context, page = await signed_in(browser, server, "主管", "supervisor-pass")
+    context, page = await logged_in(browser, server, "主管", "supervisor-pass")
     await page.goto(url(server, "/tickets?category=repair&q=13922220000&sort=due"))
     assert await page.inner_text("#ticket-count") == "共 55 张工单"
     assert await page.locator("table.tickets tbody tr").count() == 50
@@ -220,7 +206,7 @@ async def test_paging_links_keep_the_filters(browser, site, sessions, settings):
 
 async def test_saving_a_note_on_a_resolved_ticket_keeps_it_resolved(browser, site):
     server, ids = site
-    context, page = await signed_in(browser, server, "主管", "supervisor-pass")
+    context, page = await logged_in(browser, server, "主管", "supervisor-pass")
     await page.goto(url(server, f"/tickets/{ids['F']}"))
     assert await page.inner_text("#ticket-status") == "已解决"
     # Writing a note and pressing 保存 leaves the status alone: the select starts at it.
@@ -241,7 +227,7 @@ async def test_saving_a_note_on_a_resolved_ticket_keeps_it_resolved(browser, sit
 
 async def test_the_owner_select_shows_the_owner(browser, site):
     server, ids = site
-    context, page = await signed_in(browser, server, "主管", "supervisor-pass")
+    context, page = await logged_in(browser, server, "主管", "supervisor-pass")
     await page.goto(url(server, f"/tickets/{ids['B']}"))
     owner = page.locator("#owner-form select[name=staff_id]")
     assert await owner.input_value() == str(ids["li"])
@@ -251,7 +237,7 @@ async def test_the_owner_select_shows_the_owner(browser, site):
 
 async def test_the_countdown_to_the_due_time_follows_the_servers_clock(browser, site):
     server, ids = site
-    context, page = await signed_in(browser, server, "主管", "supervisor-pass")
+    context, page = await logged_in(browser, server, "主管", "supervisor-pass")
     await page.clock.install()  # this browser's clock, not the server's frozen one
     await page.goto(url(server, f"/tickets/{ids['D']}"))
     assert await page.inner_text("#ticket-countdown") == "剩余 2 小时 15 分"
