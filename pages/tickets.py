@@ -95,7 +95,7 @@ def countdown(due_at: datetime, *, now: datetime, t) -> str:
     """剩余 2 小时 15 分 / 已超时 40 分钟: the time left to the due time, in whole minutes."""
     minutes = int(abs((due_at - now).total_seconds())) // 60
     days, hours, mins = minutes // 1440, minutes // 60 % 24, minutes % 60
-    if due_at > now:
+    if due_at >= now:
         if days:
             return t("due_in_days", d=days, h=hours)
         return t("due_in", h=hours, m=mins)
@@ -145,7 +145,7 @@ async def ticket_page(request: web.Request) -> web.Response:
                   error=request.query.get("error"), saved=request.query.get("saved") == "1",
                   labels=lifecycle.CATEGORY_LABELS, status_labels=lifecycle.STATUS_LABELS,
                   countdown=countdown(ticket.due_at, now=now, t=translator(language(request)))
-                  if active else None, late=active and ticket.due_at <= now,
+                  if active else None, late=active and ticket.due_at < now,
                   now_iso=now.astimezone(settings.tz).isoformat(),
                   may_assign=user_of(request).role in MANAGERS)
 

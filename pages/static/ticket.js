@@ -17,7 +17,7 @@
     var minutes = Math.floor(Math.abs(left) / 60000);
     var v = { d: Math.floor(minutes / 1440), h: Math.floor(minutes / 60) % 24, m: minutes % 60 };
     var text;
-    if (left > 0) {
+    if (left >= 0) {
       text = fill(v.d ? node.dataset.dueInDays : node.dataset.dueIn, v);
     } else {
       text = fill(v.d ? node.dataset.lateDays : (v.h ? node.dataset.lateHours : node.dataset.lateMinutes), v);
