@@ -184,6 +184,17 @@ async def test_the_escalation_queue_shows_only_what_was_escalated_to_that_superv
     await context.close()
 
 
+async def test_staff_see_only_their_own_tickets_whatever_the_filters(browser, site):
+    server, ids = site
+    context, page = await logged_in(browser, server, "wangfang", "staff-pass-1")
+    await page.goto(url(server, f"/tickets?owner={ids['li']}"))  # 李强's: not hers to see
+    assert await shown(page, ids) == ["F", "A", "C"]  # 王芳's own, newest first
+    await page.goto(url(server, "/tickets?overdue=1&sort=due"))
+    assert await shown(page, ids) == ["A", "C"]
+    assert await page.locator("#ticket-filters select[name=owner]").count() == 0
+    await context.close()
+
+
 async def test_paging_links_keep_the_filters(browser, site, sessions, settings):
     server, ids = site
     async with sessions() as session, session.begin():
