@@ -4,46 +4,106 @@ the staff's desk (`pages.desk`). Every change goes through `ivr.tickets.lifecycl
 from __future__ import annotations
 
 from datetime import datetime, time, timedelta
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 from aiohttp import web
-from sqlalchemy import select
+from sqlalchemy import or_, select
 
 from ivr.people.sessions import audit
-from ivr.platform.resources import CLOCK, SESSIONS, SETTINGS
-from ivr.tickets import lifecycle
+from ivr.platform.resources import CLOCK, READER, SESSIONS, SETTINGS
+from ivr.platform.storable import storable
+from ivr.tickets import contacts, escalation, lifecycle, search
 from models import Call, Leg, Resident, Staff, Ticket
-from models.ticket import STATUSES
+from models.ticket import CATEGORIES, STATUSES
 
 from .access import MANAGERS, forbidden, form_of, page, user_of
-from .render import language, number_field, path_id, query_day, render
+from .render import language, number_field, path_id, query_day, render, translator
+
+PAGE_SIZE = 50
+OVERDUE_VALUES = {"": False, "0": False, "1": True}
+
+
+def _key(q, name: str, allowed) -> str | None:
+    """A key typed into the URL (`status`, `category`…): one of `allowed`, absent, or 400."""
+    value = (q.get(name) or "").strip()
+    if not value:
+        return None
+    if value not in allowed:
+        raise web.HTTPBadRequest(text=f"{name}: expected one of {', '.join(allowed)}")
+    return value
+
+
+def ticket_filters(request: web.Request, *, queue_levels: tuple[int, ...] | None
+                   ) -> tuple[search.TicketFilter, dict]:
+    """The query's filters (see the ticket list's URL agreement in the README); a staff
+    user is always narrowed to their own tickets."""
+    settings = request.app[SETTINGS]
+    q = request.query
+    first = query_day(q.get("from"), None)
+    last = query_day(q.get("to"), None)
+    if first and last and last < first:
+        raise web.HTTPBadRequest(text="to is before from")
+    if (q.get("overdue") or "").strip() not in OVERDUE_VALUES:
+        raise web.HTTPBadRequest(text="overdue: expected 1 or 0")
+    owner = number_field(q.get("owner"), "owner")
+    user = user_of(request)
+    if user.role not in MANAGERS:
+        owner = user.staff_id if user.staff_id is not None else -1
+    text = storable(q.get("q") or "").strip()[:50] or None
+    f = search.TicketFilter(
+        start=datetime.combine(first, time(0), settings.tz) if first else None,
+        end=datetime.combine(last + timedelta(days=1), time(0), settings.tz) if last else None,
+        overdue=OVERDUE_VALUES[(q.get("overdue") or "").strip()],
+        status=_key(q, "status", STATUSES), category=_key(q, "category", CATEGORIES),
+        owner_staff_id=owner,
+        escalation_level=number_field(q.get("level"), "level", low=1, high=escalation.MAX_LEVEL),
+        text=text, queue_levels=queue_levels, sort=_key(q, "sort", search.SORTS) or "created")
+    shown = {"from": first.isoformat() if first else "", "to": last.isoformat() if last else "",
+             "overdue": "1" if f.overdue else "", "status": f.status or "",
+             "category": f.category or "",
+             "owner": str(owner) if owner is not None and user.role in MANAGERS else "",
+             "level": str(f.escalation_level or ""), "q": text or "",
+             "sort": f.sort if f.sort != "created" else "",
+             "queue": "mine" if queue_levels is not None else ""}
+    return f, shown
 
 
 @page()
 async def ticket_list(request: web.Request) -> web.Response:
     settings = request.app[SETTINGS]
     user = user_of(request)
-    today = request.app[CLOCK]().astimezone(settings.tz).date()
-    q = request.query
-    first = query_day(q.get("from"), today.replace(day=1))
-    last = query_day(q.get("to"), today)
-    status = q.get("status") if q.get("status") in STATUSES else None
-    owner = number_field(q.get("owner"), "owner")
-    if user.role not in MANAGERS:
-        owner = user.staff_id if user.staff_id is not None else -1
-    async with request.app[SESSIONS]() as session:
-        rows = await lifecycle.list_tickets(
-            session, settings=settings, start=datetime.combine(first, time(0), settings.tz),
-            end=datetime.combine(last + timedelta(days=1), time(0), settings.tz),
-            status=status, owner_staff_id=owner, limit=1000)
+    now = request.app[CLOCK]()
+    mine = _key(request.query, "queue", ("mine",)) is not None
+    page_no = number_field(request.query.get("page"), "page", default=1, low=1)
+    async with request.app[READER]() as session:
+        levels = (await contacts.levels_of(session, settings=settings, staff_id=user.staff_id)
+                  if mine else None)
+        f, shown = ticket_filters(request, queue_levels=levels)
+        total, rows = await search.search_tickets(session, settings=settings, filters=f, now=now,
+                                                  limit=PAGE_SIZE, offset=(page_no - 1) * PAGE_SIZE)
         people = [{"id": s.id, "name": s.name} for s in
-                  (await session.scalars(select(Staff).order_by(Staff.position))).all()]
-    now_iso = request.app[CLOCK]().astimezone(settings.tz).isoformat()
-    rows.reverse()  # newest first
-    return render(request, "tickets.html", tickets=rows, statuses=STATUSES, people=people,
-                  shown={"from": first.isoformat(), "to": last.isoformat(),
-                         "status": status or "", "owner": str(owner or "")},
-                  now_iso=now_iso, labels=lifecycle.CATEGORY_LABELS, status_labels=lifecycle.STATUS_LABELS)
+                  (await session.scalars(select(Staff).order_by(Staff.position, Staff.id))).all()]
+    return render(request, "tickets.html", tickets=rows, total=total, page_no=page_no,
+                  pages=max(1, -(-total // PAGE_SIZE)), statuses=STATUSES, categories=CATEGORIES,
+                  levels=range(1, escalation.MAX_LEVEL + 1), people=people, shown=shown,
+                  query=urlencode({k: v for k, v in shown.items() if v}),
+                  queue_nobody=mine and not levels, with_address=True,
+                  now_iso=now.astimezone(settings.tz).isoformat())
+
+
+def countdown(due_at: datetime, *, now: datetime, t) -> str:
+    """剩余 2 小时 15 分 / 已超时 40 分钟: the time left to the due time, in whole minutes."""
+    minutes = int(abs((due_at - now).total_seconds())) // 60
+    days, hours, mins = minutes // 1440, minutes // 60 % 24, minutes % 60
+    if due_at >= now:
+        if days:
+            return t("due_in_days", d=days, h=hours)
+        return t("due_in", h=hours, m=mins)
+    if days:
+        return t("late_days", d=days, h=hours)
+    if hours:
+        return t("late_hours", h=hours, m=mins)
+    return t("late_minutes", m=mins)
 
 
 async def _ticket_for(request: web.Request, session) -> Ticket | web.Response:
@@ -60,23 +120,33 @@ async def _ticket_for(request: web.Request, session) -> Ticket | web.Response:
 @page()
 async def ticket_page(request: web.Request) -> web.Response:
     settings = request.app[SETTINGS]
+    now = request.app[CLOCK]()
     async with request.app[SESSIONS]() as session, session.begin():
         ticket = await _ticket_for(request, session)
         if isinstance(ticket, web.Response):
             return ticket
         view = await lifecycle.ticket_view(session, ticket, settings=settings, with_history=True)
-        audit(session, now=request.app[CLOCK](), user_name=user_of(request).name,
+        audit(session, now=now, user_name=user_of(request).name,
               action="ticket_read", subject=ticket.number)
         people = [{"id": s.id, "name": s.name} for s in
-                  (await session.scalars(select(Staff).where(Staff.active)
-                                         .order_by(Staff.position))).all()]
+                  (await session.scalars(select(Staff).where(
+                      or_(Staff.active, Staff.id == ticket.owner_staff_id))
+                      .order_by(Staff.position, Staff.id))).all()]
         resident = await session.get(Resident, ticket.resident_id) if ticket.resident_id else None
-    allowed = sorted(lifecycle.TRANSITIONS.get(view["status"], frozenset()) - {"followed_up"},
-                     key=STATUSES.index)
+    # The current status comes first and is what the form posts unless someone picks
+    # another: saving a note keeps it (lifecycle.change_status).
+    allowed = [view["status"]] + sorted(
+        lifecycle.TRANSITIONS.get(view["status"], frozenset()) - {"followed_up"},
+        key=STATUSES.index)
+    active = view["status"] in lifecycle.ACTIVE
     return render(request, "ticket.html", ticket=view, people=people, allowed=allowed,
+                  owner_id=ticket.owner_staff_id,
                   resident=resident and {"name": resident.name, "address": resident.address},
-                  error=request.query.get("error"), labels=lifecycle.CATEGORY_LABELS,
-                  status_labels=lifecycle.STATUS_LABELS,
+                  error=request.query.get("error"), saved=request.query.get("saved") == "1",
+                  labels=lifecycle.CATEGORY_LABELS, status_labels=lifecycle.STATUS_LABELS,
+                  countdown=countdown(ticket.due_at, now=now, t=translator(language(request)))
+                  if active else None, late=active and ticket.due_at < now,
+                  now_iso=now.astimezone(settings.tz).isoformat(),
                   may_assign=user_of(request).role in MANAGERS)
 
 
@@ -119,8 +189,7 @@ async def ticket_change(request: web.Request) -> web.Response:
         except lifecycle.TicketError as exc:
             error = exc.said(language(request))  # rolled back: nothing changed
     target = f"/tickets/{ticket_id}"
-    if error:
-        target += "?error=" + quote(error)
+    target += "?error=" + quote(error) if error else "?saved=1"
     raise web.HTTPSeeOther(target)
 
 

@@ -196,6 +196,25 @@ WORDS: dict[str, tuple[str, str]] = {
     "none": ("无", "none"), "all_tickets": ("工单列表", "Tickets"),
     "resident_phone": ("业主电话", "Resident phone"), "action": ("操作", "Action"),
     "by": ("操作人", "By"), "at": ("时间", "At"),
+    # the ticket list's filters and the ticket page's countdown
+    "search": ("搜索", "Search"),
+    "search_tickets_hint": ("工单号 / 电话 / 地址", "number / phone / address"),
+    "only_overdue": ("只看已超时", "Overdue only"), "queue_mine": ("升级给我的工单", "Escalated to me"),
+    "queue_nobody": ("您不是升级联系人（客服主管、主管副总经理），没有升级给您的工单。",
+                     "You are not an escalation contact (supervisor, deputy general manager): "
+                     "no tickets are escalated to you."),
+    "created_from": ("创建日期 从", "Created from"), "sort": ("排序", "Sort"),
+    "sort_created": ("最新创建在前", "Newest first"),
+    "sort_due": ("承诺时限最近在前", "Due soonest first"),
+    "tickets_found": ("共 {n} 张工单", "{n} tickets"),
+    "level_1": ("1 级 · 接待人", "1 · first contact"), "level_2": ("2 级 · 客服主管", "2 · supervisor"),
+    "level_3": ("3 级 · 主管副总经理", "3 · deputy general manager"),
+    "current_mark": ("（当前）", " (current)"), "saved_ok": ("已保存", "Saved"),
+    "due_in": ("剩余 {h} 小时 {m} 分", "{h} h {m} min left"),
+    "due_in_days": ("剩余 {d} 天 {h} 小时", "{d} d {h} h left"),
+    "late_minutes": ("已超时 {m} 分钟", "{m} min overdue"),
+    "late_hours": ("已超时 {h} 小时 {m} 分", "{h} h {m} min overdue"),
+    "late_days": ("已超时 {d} 天 {h} 小时", "{d} d {h} h overdue"),
     # desk
     "no_call_in_hand": ("您当前没有来电。电话响起时，来电业主的地址和未完成的工单会自动显示在这里。",
                         "No call right now. When your phone rings, the caller's address and "

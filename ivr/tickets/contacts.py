@@ -60,3 +60,16 @@ async def at_level(session: AsyncSession, *, settings: Settings, level: int) -> 
             found.append(Contact(staff.name, staff.phone, staff.id))
     return found
 
+
+
+async def levels_of(session: AsyncSession, *, settings: Settings,
+                    staff_id: int | None) -> tuple[int, ...]:
+    """The escalation levels (2, 3) at which this staff member is notified: their queue."""
+    if staff_id is None:
+        return ()
+    levels = []
+    for level in (2, 3):
+        if any(c.staff_id == staff_id for c in await at_level(session, settings=settings,
+                                                              level=level)):
+            levels.append(level)
+    return tuple(levels)

@@ -174,7 +174,14 @@ def _set_status(session: AsyncSession, ticket: Ticket, status: str, *, now: date
 
 async def change_status(session: AsyncSession, *, settings: Settings, ticket: Ticket,
                         status: str, actor: str, now: datetime, note: str = "") -> Ticket:
-    """Move a ticket along its lifecycle; a change the lifecycle forbids raises TicketError."""
+    """Move a ticket along its lifecycle; a change the lifecycle forbids raises TicketError.
+
+    The status it already has changes nothing but records the note: the page's form posts
+    the current status when someone only writes a note (saving must not close it)."""
+    if status == ticket.status:
+        if note:
+            await add_note(session, ticket=ticket, actor=actor, now=now, text=note)
+        return ticket
     if status == "resolved":
         return await resolve(session, settings=settings, ticket=ticket, actor=actor, now=now,
                              note=note)

@@ -419,3 +419,22 @@ async def test_a_staff_token_opens_tickets_only_on_calls_that_rang_them(client, 
     taken = await client.post("/api/tickets", json=body, headers=bearer(tokens["王小姐"]))
     assert taken.status == 201
     assert (await taken.json())["resident_phone"] == "+8613912345678"
+
+
+async def test_keeping_the_status_only_records_the_note(sessions, settings):
+    """The ticket page posts the current status with a note: nothing closes by accident."""
+    ticket_id = await new_ticket(sessions, settings, category="inquiry")
+    async with sessions() as session, session.begin():
+        ticket = await session.get(Ticket, ticket_id)
+        await lifecycle.resolve(session, settings=settings, ticket=ticket, actor="王小姐", now=T0)
+        await lifecycle.change_status(session, settings=settings, ticket=ticket,
+                                      status="resolved", actor="张主管",
+                                      now=T0 + timedelta(minutes=5), note="住户来电询问")
+        await lifecycle.change_status(session, settings=settings, ticket=ticket,
+                                      status="resolved", actor="张主管",
+                                      now=T0 + timedelta(minutes=6))
+    async with sessions() as session:
+        ticket = await session.get(Ticket, ticket_id)
+        assert ticket.status == "resolved"
+        assert await history(session, ticket_id) == [
+            ("王小姐", "created"), ("王小姐", "status"), ("张主管", "note")]
