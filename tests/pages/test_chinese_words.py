@@ -45,6 +45,8 @@ WORD = re.compile(r"[A-Za-z0-9_]*[A-Za-z]{3,}[A-Za-z0-9_]*")
 # GET routes that are not pages a person reads, and why.
 NOT_PAGES = {
     "/wall/events": "the wallboard's event stream (JSON for its script)",
+    "/desk/events": "the staff desk's event stream (JSON for its script)",
+    "/favicon.ico": "the hotline's icon, an image",
     "/lang/{lang}": "the language switch: a redirect back to the page",
     "/healthz": "the load balancer's JSON",
     "/login": "walked separately, signed out",
