@@ -10,12 +10,17 @@ The call-answer figures are `stats.call_answer_stats` itself (the same numbers a
 - **Abandoned** (放弃率) = calls whose caller hung up while waiting for a person ÷ inbound
   calls offered to a person.
 - Calls by menu choice; open and overdue tickets (now); the follow-up and satisfaction
-  rates of `followup.rates`; fee-reminder coverage of the campaigns started in the
-  period, as `campaigns.report` defines it (households that heard the reminder or got a
+  rates of `followup.rates` (inside `stats.call_answer_stats`); fee-reminder coverage of
+  the campaigns started in the period, as `campaigns.report` defines it (households that heard the reminder or got a
   message ÷ households still in arrears).
 
-Charts (ring-time histogram, daily trend, hour × weekday heat map) are counted here in
-SQL; `pages/charts.py` draws them.
+Headline tiles (`tiles`) read the chosen day at a glance: each figure with its target,
+its base (n: the calls, tickets or answers it is computed over) and its change from the
+day before. Open and overdue tickets are a snapshot, counted once, as of now.
+
+Charts (ring-time histogram, daily trend, hour × weekday heat map) cover the rolling
+`ROLLING_DAYS` ending on the chosen day, each counted in one grouped SQL query;
+`pages/charts.py` draws them.
 """
 
 from __future__ import annotations
@@ -29,7 +34,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from ivr.outbound import campaigns
 from ivr.platform.config import Settings
 from ivr.reporting import stats
-from ivr.tickets import followup, lifecycle
+from ivr.tickets import lifecycle
 from models import Call, Campaign, Leg, Staff, Ticket
 
 ANSWER_SECONDS_TARGET = stats.ANSWER_SECONDS_TARGET
@@ -45,6 +50,17 @@ TARGETS: dict[str, tuple[str, float]] = {
 }
 MENU_CHOICES = ("person", "repair", "emergency", "complaint", "fees", "inquiry")
 HISTOGRAM_MAX = 30  # seconds; longer rings fall in the last bar
+ROLLING_DAYS = 30  # the charts' window, ending on the chosen day
+# The headline tiles, in reading order: each figure and the figure that is its base (n).
+TILE_BASES = {
+    "three_ring_rate": "transfers_offered",
+    "answered_within_20s_rate": "calls_offered_to_person",
+    "abandon_rate": "calls_offered_to_person",
+    "overdue_tickets": "open_tickets",
+    "follow_up_rate": "follow_ups_due",
+    "satisfaction_rate": "satisfaction_answers",
+}
+SNAPSHOTS = ("open_tickets", "overdue_tickets")  # as of now, not per period
 
 
 @dataclass
@@ -56,19 +72,34 @@ class Period:
     last_day: date
 
 
+def span(*, settings: Settings, key: str, first: date, last: date) -> Period:
+    """The local days first … last, in IVR_TIMEZONE, as a UTC range."""
+    tz = settings.tz
+    return Period(key, datetime.combine(first, time(0), tz),
+                  datetime.combine(last + timedelta(days=1), time(0), tz), first, last)
+
+
 def periods(*, settings: Settings, today: date) -> list[Period]:
     """Today, this week (from Monday) and this month, in IVR_TIMEZONE, as UTC ranges."""
-    tz = settings.tz
-
-    def span(key: str, first: date, last: date) -> Period:
-        return Period(key, datetime.combine(first, time(0), tz),
-                      datetime.combine(last + timedelta(days=1), time(0), tz), first, last)
-
     monday = today - timedelta(days=today.weekday())
     month_first = today.replace(day=1)
     next_month = (month_first + timedelta(days=32)).replace(day=1)
-    return [span("today", today, today), span("week", monday, monday + timedelta(days=6)),
-            span("month", month_first, next_month - timedelta(days=1))]
+    return [span(settings=settings, key="today", first=today, last=today),
+            span(settings=settings, key="week", first=monday, last=monday + timedelta(days=6)),
+            span(settings=settings, key="month", first=month_first,
+                 last=next_month - timedelta(days=1))]
+
+
+def day_before(*, settings: Settings, today: date) -> Period:
+    """The period a day view is compared with."""
+    yesterday = today - timedelta(days=1)
+    return span(settings=settings, key="previous", first=yesterday, last=yesterday)
+
+
+def rolling(*, settings: Settings, today: date) -> Period:
+    """The charts' window: the `ROLLING_DAYS` days ending on `today`, whatever the month."""
+    return span(settings=settings, key="rolling", first=today - timedelta(days=ROLLING_DAYS - 1),
+                last=today)
 
 
 def misses(name: str, value: float | int | None) -> bool:
@@ -128,6 +159,14 @@ async def ticket_counts(session: AsyncSession, *, now: datetime,
     return {"open_tickets": open_n, "overdue_tickets": overdue}
 
 
+async def open_by_status(session: AsyncSession) -> dict[str, int]:
+    """Tickets still being worked on, by status: each count links to its own list."""
+    rows = dict((await session.execute(
+        select(Ticket.status, func.count()).where(Ticket.status.in_(lifecycle.ACTIVE))
+        .group_by(Ticket.status))).all())
+    return {status: rows.get(status, 0) for status in lifecycle.ACTIVE}
+
+
 async def period_figures(session: AsyncSession, *, settings: Settings, period: Period,
                          now: datetime | None = None) -> dict:
     """Every figure of one period; `missed` lists those that miss their target."""
@@ -137,10 +176,50 @@ async def period_figures(session: AsyncSession, *, settings: Settings, period: P
     figures["abandon_rate"] = stats.rate(figures["abandoned_calls"], offered)
     figures["menu_choices"] = await menu_counts(session, start=period.start, end=period.end)
     figures["speech"] = await speech_counts(session, start=period.start, end=period.end)
-    figures.update(await followup.rates(session, start=period.start, end=period.end))
     figures.update(await fee_reminder_coverage(session, start=period.start, end=period.end))
     figures["missed"] = sorted(name for name in TARGETS if misses(name, figures.get(name)))
     return figures
+
+
+# --- headline tiles -----------------------------------------------------------------------
+
+@dataclass
+class Tile:
+    """One headline figure of the day, read at a glance."""
+    name: str
+    value: float | int | None
+    base: int  # n: what the figure is computed over
+    target: tuple[str, float]  # (">=" or "<=", target)
+    missed: bool
+    change: float | None = None  # vs the day before: points for a rate, a count otherwise
+    pending: int | None = None  # follow-ups whose 48 h window is still open
+    snapshot: bool = False  # as of now, not of the day
+
+
+def change(name: str, value: float | int | None, previous: float | int | None) -> float | None:
+    """The change from the previous period: percentage points for a rate (one decimal),
+    the difference for a count; None when either side has no figure."""
+    if value is None or previous is None:
+        return None
+    if name.endswith("_rate"):
+        return round((value - previous) * 100, 1)
+    return value - previous
+
+
+def tiles(*, day: dict, previous: dict, snapshot: dict) -> list[Tile]:
+    """The headline tiles for a day's figures, against the day before; the ticket figures
+    from the `snapshot` (now)."""
+    shown = []
+    for name, base in TILE_BASES.items():
+        if name in SNAPSHOTS:
+            shown.append(Tile(name, snapshot[name], snapshot[base], TARGETS[name],
+                              misses(name, snapshot[name]), snapshot=True))
+            continue
+        shown.append(Tile(name, day[name], day[base] or 0, TARGETS[name], misses(name, day[name]),
+                          change=change(name, day[name], previous.get(name)),
+                          pending=day.get("follow_ups_pending") if name == "follow_up_rate"
+                          else None))
+    return shown
 
 
 # --- charts -----------------------------------------------------------------------------
@@ -263,10 +342,14 @@ class Dashboard:
     today: date
     periods: list[Period]
     figures: dict[str, dict]
-    tickets: dict
+    tickets: dict  # the snapshot: open and overdue tickets as of `now`
     histogram: dict
     trend: list[dict]
     heat: list[list[int]]
+    now: datetime | None = None
+    tiles: list[Tile] = field(default_factory=list)
+    charts: Period | None = None  # the rolling window the charts cover
+    previous: Period | None = None  # the day the tiles are compared with
     staff: list[dict] = field(default_factory=list)
 
 
@@ -275,17 +358,18 @@ async def build(session: AsyncSession, *, settings: Settings, today: date,
     spans = periods(settings=settings, today=today)
     figures = {p.key: await period_figures(session, settings=settings, period=p, now=now)
                for p in spans}
-    month = spans[-1]
+    before = day_before(settings=settings, today=today)
+    previous = await period_figures(session, settings=settings, period=before, now=now)
+    window = rolling(settings=settings, today=today)
     counts = await ticket_counts(session, now=now)
-    for f in figures.values():
-        f.update(counts)
-        if misses("overdue_tickets", counts["overdue_tickets"]):
-            f["missed"] = sorted(set(f["missed"]) | {"overdue_tickets"})
+    counts["open_by_status"] = await open_by_status(session)
     return Dashboard(
-        today=today, periods=spans, figures=figures, tickets=counts,
-        histogram=await ring_histogram(session, start=month.start, end=month.end),
-        trend=await daily_trend(session, settings=settings, first_day=month.first_day,
-                                last_day=month.last_day),
-        heat=await hour_weekday(session, settings=settings, start=month.start, end=month.end),
+        today=today, periods=spans, figures=figures, tickets=counts, now=now,
+        tiles=tiles(day=figures["today"], previous=previous, snapshot=counts),
+        charts=window, previous=before,
+        histogram=await ring_histogram(session, start=window.start, end=window.end),
+        trend=await daily_trend(session, settings=settings, first_day=window.first_day,
+                                last_day=window.last_day),
+        heat=await hour_weekday(session, settings=settings, start=window.start, end=window.end),
         staff=await staff_table(session, figures=figures["month"], now=now),
     )

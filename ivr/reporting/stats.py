@@ -24,6 +24,7 @@ async def call_answer_stats(session: AsyncSession, *, settings: Settings,
     """The contract's `/api/stats` for calls started in [start, end), and per staff the
     switchboard's figures (`staff_time`; time signed in counts up to `now`)."""
     limit = settings.three_rings_seconds
+    now = now or datetime.now(timezone.utc)
     within = case((Leg.accepted & (Leg.ring_seconds <= limit), 1), else_=0)
     answered = case((Leg.accepted, 1), else_=0)
     answered_ring = case((Leg.accepted, Leg.ring_seconds), else_=None)
@@ -63,13 +64,14 @@ async def call_answer_stats(session: AsyncSession, *, settings: Settings,
         "average_ring_seconds": round(float(avg_ring), 2) if avg_ring is not None else None,
         "abandoned_calls": calls[2],
         "tickets_created": tickets_created or 0,
-        # 回访率 and 满意率 (satisfied + neutral), see ivr/tickets/followup.py.
-        **await followup.rates(session, start=start, end=end),
+        # 回访率 (windows closed by `now`) and 满意率 (satisfied + neutral), see
+        # ivr/tickets/followup.py.
+        **await followup.rates(session, start=start, end=end, now=now),
         "three_rings_seconds": limit,
         **await speed_of_answer(session, start=start, end=end),
         **await queue_figures(session, start=start, end=end),
         "per_staff": await with_staff_time(session, settings=settings, start=start, end=end,
-                                           now=now or datetime.now(timezone.utc), rows=[
+                                           now=now, rows=[
             {
                 "staff": name,
                 "phone": phone,
