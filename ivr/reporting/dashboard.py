@@ -19,16 +19,17 @@ its base (n: the calls, tickets or answers it is computed over) and its change f
 day before. Open and overdue tickets are a snapshot, counted once, as of now.
 
 Charts (ring-time histogram, daily trend, hour × weekday heat map) cover the rolling
-`ROLLING_DAYS` ending on the chosen day, each counted in one grouped SQL query;
-`pages/charts.py` draws them.
+`ROLLING_DAYS` ending on the chosen day: three grouped SQL queries in all, whatever the
+number of days (legs by ring time; calls and legs by hour, placed in local days and
+weekday × hour in Python); `pages/charts.py` draws them.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta, timezone
 
-from sqlalchemy import Integer, and_, case, cast, func, select
+from sqlalchemy import and_, case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ivr.outbound import campaigns
@@ -225,76 +226,88 @@ def tiles(*, day: dict, previous: dict, snapshot: dict) -> list[Tile]:
 # --- charts -----------------------------------------------------------------------------
 
 async def ring_histogram(session: AsyncSession, *, start: datetime, end: datetime) -> dict:
-    """Answered legs by ring seconds (0 … HISTOGRAM_MAX+), and the legs never answered."""
+    """Answered legs by ring seconds (0 … HISTOGRAM_MAX+), and the legs never answered:
+    one grouped pass over the legs' covering index."""
     capped = case((Leg.ring_seconds > HISTOGRAM_MAX, HISTOGRAM_MAX), else_=Leg.ring_seconds)
     rows = (await session.execute(
-        select(capped, func.count())
-        .where(Leg.created_at >= start, Leg.created_at < end, Leg.accepted,
-               Leg.ring_seconds.is_not(None))
-        .group_by(capped)
+        select(Leg.accepted, capped, func.count())
+        .where(Leg.created_at >= start, Leg.created_at < end)
+        .group_by(Leg.accepted, capped)
     )).all()
-    bins = [0] * (HISTOGRAM_MAX + 1)
-    for seconds, n in rows:
-        bins[max(0, min(HISTOGRAM_MAX, int(seconds)))] += n
-    missed = await session.scalar(
-        select(func.count()).select_from(Leg)
-        .where(Leg.created_at >= start, Leg.created_at < end, Leg.accepted.is_(False))
-    )
-    return {"bins": bins, "unanswered": missed or 0}
+    bins, unanswered = [0] * (HISTOGRAM_MAX + 1), 0
+    for accepted, seconds, n in rows:
+        if accepted and seconds is not None:
+            bins[max(0, min(HISTOGRAM_MAX, int(seconds)))] += n
+        elif accepted is not None and not accepted:
+            unanswered += n
+    return {"bins": bins, "unanswered": unanswered}
 
 
-def _bucket(column, bounds: list[datetime]):
-    """Index of the [bounds[i], bounds[i+1]) a moment falls in, exact in any time zone."""
-    return case(*[(column < b, i) for i, b in enumerate(bounds[1:])], else_=len(bounds) - 1)
-
-
-async def daily_trend(session: AsyncSession, *, settings: Settings, first_day: date,
-                      last_day: date) -> list[dict]:
-    """Per day: inbound calls, legs offered, answered within three rings, the rate."""
-    tz = settings.tz
-    days = [first_day + timedelta(days=i) for i in range((last_day - first_day).days + 1)]
-    bounds = [datetime.combine(d, time(0), tz) for d in days]
-    bounds.append(datetime.combine(last_day + timedelta(days=1), time(0), tz))
-    limit = settings.three_rings_seconds
-    leg_day = _bucket(Leg.created_at, bounds)
-    legs = {i: (n, w or 0) for i, n, w in (await session.execute(
-        select(leg_day, func.count(),
-               func.sum(case((Leg.accepted & (Leg.ring_seconds <= limit), 1), else_=0)))
-        .where(Leg.created_at >= bounds[0], Leg.created_at < bounds[-1]).group_by(leg_day)
-    )).all()}
-    call_day = _bucket(Call.started_at, bounds)
-    calls = dict((await session.execute(
-        select(call_day, func.count())
-        .where(Call.started_at >= bounds[0], Call.started_at < bounds[-1],
-               Call.direction == "inbound").group_by(call_day)
-    )).all())
-    return [{"day": d, "calls": calls.get(i, 0), "offered": legs.get(i, (0, 0))[0],
-             "within": legs.get(i, (0, 0))[1],
-             "three_ring_rate": stats.rate(legs.get(i, (0, 0))[1], legs.get(i, (0, 0))[0])}
-            for i, d in enumerate(days)]
-
-
-async def hour_weekday(session: AsyncSession, *, settings: Settings, start: datetime,
-                       end: datetime) -> list[list[int]]:
-    """Inbound calls by weekday (Monday = 0) and local hour: a 7 × 24 grid.
-
-    PostgreSQL converts with the real zone; SQLite shifts by the zone's offset in the
-    middle of the range (exact for zones without daylight saving, like Asia/Shanghai)."""
-    where = (Call.started_at >= start, Call.started_at < end, Call.direction == "inbound")
+def utc_hour(session: AsyncSession, column):
+    """The UTC hour of a stored moment, cheap to group by: SQLite stores UTC text, whose
+    first 13 characters are 'YYYY-MM-DD HH'; PostgreSQL truncates."""
     if session.bind.dialect.name == "sqlite":
-        offset = (start + (end - start) / 2).astimezone(settings.tz).utcoffset()
-        shift = f"{int(offset.total_seconds()):+d} seconds"
-        hour = cast(func.strftime("%H", Call.started_at, shift), Integer)
-        dow = cast(func.strftime("%w", Call.started_at, shift), Integer)  # Sunday = 0
-        weekday = (dow + 6) % 7
-    else:
-        local = func.timezone(settings.timezone, Call.started_at)
-        hour = cast(func.extract("hour", local), Integer)
-        weekday = cast(func.extract("isodow", local), Integer) - 1
+        return func.substr(column, 1, 13)
+    return func.date_trunc("hour", column)
+
+
+def hour_start(value: str | datetime) -> datetime:
+    if isinstance(value, str):
+        return datetime.strptime(value, "%Y-%m-%d %H").replace(tzinfo=timezone.utc)
+    return value.astimezone(timezone.utc)
+
+
+async def hourly(session: AsyncSession, *, settings: Settings, start: datetime,
+                 end: datetime) -> dict[datetime, dict[str, int]]:
+    """Per local hour: inbound calls, legs offered and answered within three rings.
+
+    Two grouped queries (calls, legs) by UTC hour, each hour then placed in local time in
+    Python: one pass serves both the daily trend and the weekday × hour map, whatever the
+    number of days. Exact for zones whose offset is a whole number of hours (daylight
+    saving included); a half-hour zone's calls fall in the local hour they began in."""
+    limit = settings.three_rings_seconds
+    hours: dict[datetime, dict[str, int]] = {}
+
+    def slot(value) -> dict[str, int]:
+        local = hour_start(value).astimezone(settings.tz)
+        return hours.setdefault(local, {"calls": 0, "offered": 0, "within": 0})
+
+    leg_hour = utc_hour(session, Leg.created_at)
+    for value, n, within in (await session.execute(
+            select(leg_hour, func.count(),
+                   func.sum(case((Leg.accepted & (Leg.ring_seconds <= limit), 1), else_=0)))
+            .where(Leg.created_at >= start, Leg.created_at < end).group_by(leg_hour))).all():
+        entry = slot(value)
+        entry["offered"] += n
+        entry["within"] += within or 0
+    call_hour = utc_hour(session, Call.started_at)
+    for value, n in (await session.execute(
+            select(call_hour, func.count())
+            .where(Call.started_at >= start, Call.started_at < end, Call.direction == "inbound")
+            .group_by(call_hour))).all():
+        slot(value)["calls"] += n
+    return hours
+
+
+def daily_trend(hours: dict[datetime, dict[str, int]], *, first_day: date,
+                last_day: date) -> list[dict]:
+    """Per day: inbound calls, legs offered, answered within three rings, the rate."""
+    days = {first_day + timedelta(days=i): {"calls": 0, "offered": 0, "within": 0}
+            for i in range((last_day - first_day).days + 1)}
+    for moment, counts in hours.items():
+        day = days.get(moment.date())
+        if day is not None:
+            for key, n in counts.items():
+                day[key] += n
+    return [{"day": d, **c, "three_ring_rate": stats.rate(c["within"], c["offered"])}
+            for d, c in days.items()]
+
+
+def hour_weekday(hours: dict[datetime, dict[str, int]]) -> list[list[int]]:
+    """Inbound calls by weekday (Monday = 0) and local hour: a 7 × 24 grid."""
     grid = [[0] * 24 for _ in range(7)]
-    for wd, hr, n in (await session.execute(
-            select(weekday, hour, func.count()).where(*where).group_by(weekday, hour))).all():
-        grid[int(wd) % 7][int(hr) % 24] += n
+    for moment, counts in hours.items():
+        grid[moment.weekday()][moment.hour] += counts["calls"]
     return grid
 
 
@@ -363,13 +376,13 @@ async def build(session: AsyncSession, *, settings: Settings, today: date,
     window = rolling(settings=settings, today=today)
     counts = await ticket_counts(session, now=now)
     counts["open_by_status"] = await open_by_status(session)
+    hours = await hourly(session, settings=settings, start=window.start, end=window.end)
     return Dashboard(
         today=today, periods=spans, figures=figures, tickets=counts, now=now,
         tiles=tiles(day=figures["today"], previous=previous, snapshot=counts),
         charts=window, previous=before,
         histogram=await ring_histogram(session, start=window.start, end=window.end),
-        trend=await daily_trend(session, settings=settings, first_day=window.first_day,
-                                last_day=window.last_day),
-        heat=await hour_weekday(session, settings=settings, start=window.start, end=window.end),
+        trend=daily_trend(hours, first_day=window.first_day, last_day=window.last_day),
+        heat=hour_weekday(hours),
         staff=await staff_table(session, figures=figures["month"], now=now),
     )
