@@ -182,6 +182,16 @@ async def period_figures(session: AsyncSession, *, settings: Settings, period: P
     return figures
 
 
+async def compared_figures(session: AsyncSession, *, settings: Settings, period: Period,
+                           now: datetime) -> dict:
+    """The rates of a period the tiles only compare with: no per-staff rows, no queue."""
+    figures = await stats.call_answer_stats(session, settings=settings, start=period.start,
+                                            end=period.end, now=now, detail=False)
+    figures["abandon_rate"] = stats.rate(figures["abandoned_calls"],
+                                         figures["calls_offered_to_person"])
+    return figures
+
+
 # --- headline tiles -----------------------------------------------------------------------
 
 @dataclass
@@ -372,7 +382,7 @@ async def build(session: AsyncSession, *, settings: Settings, today: date,
     figures = {p.key: await period_figures(session, settings=settings, period=p, now=now)
                for p in spans}
     before = day_before(settings=settings, today=today)
-    previous = await period_figures(session, settings=settings, period=before, now=now)
+    previous = await compared_figures(session, settings=settings, period=before, now=now)
     window = rolling(settings=settings, today=today)
     counts = await ticket_counts(session, now=now)
     counts["open_by_status"] = await open_by_status(session)

@@ -20,9 +20,13 @@ def rate(part: int, whole: int) -> float | None:
 
 
 async def call_answer_stats(session: AsyncSession, *, settings: Settings,
-                            start: datetime, end: datetime, now: datetime | None = None) -> dict:
+                            start: datetime, end: datetime, now: datetime | None = None,
+                            detail: bool = True) -> dict:
     """The contract's `/api/stats` for calls started in [start, end), and per staff the
-    switchboard's figures (`staff_time`; time signed in counts up to `now`)."""
+    switchboard's figures (`staff_time`; time signed in counts up to `now`).
+
+    `detail=False` leaves out the per-staff rows and the queue: the headline rates
+    alone, for a period the dashboard only compares with."""
     limit = settings.three_rings_seconds
     now = now or datetime.now(timezone.utc)
     within = case((Leg.accepted & (Leg.ring_seconds <= limit), 1), else_=0)
@@ -51,9 +55,21 @@ async def call_answer_stats(session: AsyncSession, *, settings: Settings,
         select(Leg.staff_name, Leg.phone, func.count(), func.sum(answered), func.sum(within),
                func.avg(answered_ring))
         .where(in_range).group_by(Leg.staff_name, Leg.phone).order_by(Leg.staff_name)
-    )).all()
+    )).all() if detail else []
 
     offered, n_answered, n_within, avg_ring = legs[0], legs[1] or 0, legs[2] or 0, legs[3]
+    per_staff = await with_staff_time(session, settings=settings, start=start, end=end, now=now, rows=[
+        {
+            "staff": name,
+            "phone": phone,
+            "offered": n,
+            "answered": a or 0,
+            "within_three_rings": w or 0,
+            "three_ring_rate": rate(w or 0, n),
+            "average_ring_seconds": round(float(r), 2) if r is not None else None,
+        }
+        for name, phone, n, a, w, r in per_staff_rows
+    ]) if detail else []
     return {
         "inbound_calls": calls[0],
         "outbound_calls": calls[1],
@@ -69,20 +85,8 @@ async def call_answer_stats(session: AsyncSession, *, settings: Settings,
         **await followup.rates(session, start=start, end=end, now=now),
         "three_rings_seconds": limit,
         **await speed_of_answer(session, start=start, end=end),
-        **await queue_figures(session, start=start, end=end),
-        "per_staff": await with_staff_time(session, settings=settings, start=start, end=end,
-                                           now=now, rows=[
-            {
-                "staff": name,
-                "phone": phone,
-                "offered": n,
-                "answered": a or 0,
-                "within_three_rings": w or 0,
-                "three_ring_rate": rate(w or 0, n),
-                "average_ring_seconds": round(float(r), 2) if r is not None else None,
-            }
-            for name, phone, n, a, w, r in per_staff_rows
-        ]),
+        **(await queue_figures(session, start=start, end=end) if detail else {}),
+        "per_staff": per_staff,
     }
 
 
