@@ -3,6 +3,8 @@ the seeded month, the snapshot of tickets as of now, and links to the sets they 
 
 from __future__ import annotations
 
+import pytest
+
 from ivr.tickets import lifecycle
 from tests.pages.test_pages import logged_in, site, url  # noqa: F401  (fixtures)
 from tests.pages_support import _call, at
@@ -19,6 +21,16 @@ async def add_the_day_before_and_a_resolved_complaint(sessions, settings, seeded
         ticket.status, ticket.resolved_at = "resolved", at(23, 9, 30)
 
 
+@pytest.fixture
+async def board(browser, site, sessions, settings):  # noqa: F811
+    """The supervisor's dashboard on the seeded month plus the day before."""
+    server, seeded = site
+    await add_the_day_before_and_a_resolved_complaint(sessions, settings, seeded)
+    context, page = await logged_in(browser, server, "主管", "supervisor-pass")
+    yield server, seeded, page
+    await context.close()
+
+
 async def tile(page, name: str) -> dict:
     box = page.locator(f'#tiles [data-tile="{name}"]')
     return {"class": await box.get_attribute("class"),
@@ -29,11 +41,8 @@ async def tile(page, name: str) -> dict:
             "text": await box.inner_text()}
 
 
-async def test_tiles_show_target_n_and_change_from_the_day_before(browser, site, sessions,
-                                                                   settings):
-    server, seeded = site
-    await add_the_day_before_and_a_resolved_complaint(sessions, settings, seeded)
-    context, page = await logged_in(browser, server, "主管", "supervisor-pass")
+async def test_tiles_show_target_n_and_change_from_the_day_before(board):
+    *_, page = board
     # Today (the seed): 2 of 5 legs within three rings; 2 of 4 callers offered to a person
     # answered within 20 s; 1 of those 4 hung up while waiting.
     ring = await tile(page, "three_ring_rate")
@@ -55,13 +64,10 @@ async def test_tiles_show_target_n_and_change_from_the_day_before(browser, site,
     tiles_box = await page.locator("#tiles").bounding_box()
     table_box = await page.locator("#figures").bounding_box()
     assert tiles_box["y"] + tiles_box["height"] <= table_box["y"]
-    await context.close()
 
 
-async def test_todays_follow_up_rate_is_pending_not_red(browser, site, sessions, settings):
-    server, seeded = site
-    await add_the_day_before_and_a_resolved_complaint(sessions, settings, seeded)
-    context, page = await logged_in(browser, server, "主管", "supervisor-pass")
+async def test_todays_follow_up_rate_is_pending_not_red(board):
+    *_, page = board
     follow = await tile(page, "follow_up_rate")
     assert "miss" not in follow["class"]
     assert (follow["value"], follow["shown"], follow["n"]) == ("null", "—", "0")
@@ -71,13 +77,10 @@ async def test_todays_follow_up_rate_is_pending_not_red(browser, site, sessions,
     assert "回访率" not in await page.inner_text("#missed-banner")
     assert await page.get_attribute('td[data-figure="follow_ups_pending"][data-period="today"]',
                                     "data-value") == "1"
-    await context.close()
 
 
-async def test_ticket_snapshot_and_links_lead_to_their_sets(browser, site, sessions, settings):
-    server, seeded = site
-    await add_the_day_before_and_a_resolved_complaint(sessions, settings, seeded)
-    context, page = await logged_in(browser, server, "主管", "supervisor-pass")
+async def test_ticket_snapshot_and_links_lead_to_their_sets(board):
+    server, seeded, page = board
     overdue = await tile(page, "overdue_tickets")
     # One overdue ticket (due 22 Nov) of the two still open; as of the clock, 10:00.
     assert (overdue["value"], overdue["n"]) == ("1", "2") and "截至 10:00" in overdue["text"]
@@ -106,4 +109,3 @@ async def test_ticket_snapshot_and_links_lead_to_their_sets(browser, site, sessi
     assert page.url == url(server, "/calls?outcome=abandoned&from=2026-11-23&to=2026-11-23")
     rows = await page.locator("#call-log tbody tr").all_inner_texts()
     assert len(rows) == 1 and "11-23 09:00:00" in rows[0]
-    await context.close()
