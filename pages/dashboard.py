@@ -15,7 +15,8 @@ from . import charts
 from .access import MANAGERS, page, user_of
 from .render import language, query_day, render, translator
 
-# The rows of the figures table, in the order a supervisor reads them.
+# The rows of the figures table, in the order a supervisor reads them. Open and overdue
+# tickets are a snapshot: shown once, in the tiles, as of now.
 FIGURE_ROWS = [
     ("three_ring_rate", "percent"), ("answered_within_20s_rate", "percent"),
     ("abandon_rate", "percent"), ("average_ring_seconds", "seconds"),
@@ -26,10 +27,18 @@ FIGURE_ROWS = [
     ("average_queue_wait_seconds", "seconds"), ("longest_queue_wait_seconds", "seconds"),
     ("abandoned_in_queue", "count"), ("abandoned_in_queue_waits", "waits"),
     ("tickets_created", "count"),
-    ("open_tickets", "count"), ("overdue_tickets", "count"),
-    ("follow_up_rate", "percent"), ("satisfaction_rate", "percent"),
+    ("follow_up_rate", "percent"), ("follow_ups_pending", "count"), ("satisfaction_rate", "percent"),
     ("fee_reminder_coverage", "percent"),
 ]
+
+
+# Figures of the long table that name a set of calls: each links to the call log's list
+# of them, for the column's dates.
+PERIOD_LINKS = {
+    "inbound_calls": "/calls?direction=inbound",
+    "outbound_calls": "/calls?direction=outbound",
+    "abandoned_calls": "/calls?outcome=abandoned",
+}
 
 
 def chosen_day(request: web.Request) -> date:
@@ -61,11 +70,14 @@ async def home(request: web.Request) -> web.Response:
         alarm = await spike.spike(session, settings=settings, now=now)
         floor = await on_the_floor(session, settings=settings, now=now)
     t = translator(language(request))
-    missed = sorted({name for f in board.figures.values() for name in f["missed"]},
-                    key=[r[0] for r in FIGURE_ROWS].index)
+    order = [r[0] for r in FIGURE_ROWS] + list(dashboard.SNAPSHOTS)
+    missed = {name for f in board.figures.values() for name in f["missed"]}
+    missed |= {tile.name for tile in board.tiles if tile.snapshot and tile.missed}
     return render(
-        request, "dashboard.html", board=board, day=day, rows=FIGURE_ROWS, missed=missed,
-        targets={name: target_text(name) for name, _ in FIGURE_ROWS},
+        request, "dashboard.html", board=board, day=day, rows=FIGURE_ROWS,
+        missed=sorted(missed, key=order.index),
+        targets={name: target_text(name) for name in order},
+        as_of=now.astimezone(settings.tz).strftime("%H:%M"), period_links=PERIOD_LINKS,
         menu_choices=dashboard.MENU_CHOICES,
         histogram=charts.ring_histogram(board.histogram["bins"],
                                         three_rings=settings.three_rings_seconds, t=t),

@@ -10,26 +10,32 @@ The call-answer figures are `stats.call_answer_stats` itself (the same numbers a
 - **Abandoned** (放弃率) = calls whose caller hung up while waiting for a person ÷ inbound
   calls offered to a person.
 - Calls by menu choice; open and overdue tickets (now); the follow-up and satisfaction
-  rates of `followup.rates`; fee-reminder coverage of the campaigns started in the
-  period, as `campaigns.report` defines it (households that heard the reminder or got a
+  rates of `followup.rates` (inside `stats.call_answer_stats`); fee-reminder coverage of
+  the campaigns started in the period, as `campaigns.report` defines it (households that heard the reminder or got a
   message ÷ households still in arrears).
 
-Charts (ring-time histogram, daily trend, hour × weekday heat map) are counted here in
-SQL; `pages/charts.py` draws them.
+Headline tiles (`tiles`) read the chosen day at a glance: each figure with its target,
+its base (n: the calls, tickets or answers it is computed over) and its change from the
+day before. Open and overdue tickets are a snapshot, counted once, as of now.
+
+Charts (ring-time histogram, daily trend, hour × weekday heat map) cover the rolling
+`ROLLING_DAYS` ending on the chosen day: three grouped SQL queries in all, whatever the
+number of days (legs by ring time; calls and legs by hour, placed in local days and
+weekday × hour in Python); `pages/charts.py` draws them.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta, timezone
 
-from sqlalchemy import Integer, and_, case, cast, func, select
+from sqlalchemy import and_, case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ivr.outbound import campaigns
 from ivr.platform.config import Settings
 from ivr.reporting import stats
-from ivr.tickets import followup, lifecycle
+from ivr.tickets import lifecycle
 from models import Call, Campaign, Leg, Staff, Ticket
 
 ANSWER_SECONDS_TARGET = stats.ANSWER_SECONDS_TARGET
@@ -45,6 +51,17 @@ TARGETS: dict[str, tuple[str, float]] = {
 }
 MENU_CHOICES = ("person", "repair", "emergency", "complaint", "fees", "inquiry")
 HISTOGRAM_MAX = 30  # seconds; longer rings fall in the last bar
+ROLLING_DAYS = 30  # the charts' window, ending on the chosen day
+# The headline tiles, in reading order: each figure and the figure that is its base (n).
+TILE_BASES = {
+    "three_ring_rate": "transfers_offered",
+    "answered_within_20s_rate": "calls_offered_to_person",
+    "abandon_rate": "calls_offered_to_person",
+    "overdue_tickets": "open_tickets",
+    "follow_up_rate": "follow_ups_due",
+    "satisfaction_rate": "satisfaction_answers",
+}
+SNAPSHOTS = ("open_tickets", "overdue_tickets")  # as of now, not per period
 
 
 @dataclass
@@ -56,19 +73,34 @@ class Period:
     last_day: date
 
 
+def span(*, settings: Settings, key: str, first: date, last: date) -> Period:
+    """The local days first … last, in IVR_TIMEZONE, as a UTC range."""
+    tz = settings.tz
+    return Period(key, datetime.combine(first, time(0), tz),
+                  datetime.combine(last + timedelta(days=1), time(0), tz), first, last)
+
+
 def periods(*, settings: Settings, today: date) -> list[Period]:
     """Today, this week (from Monday) and this month, in IVR_TIMEZONE, as UTC ranges."""
-    tz = settings.tz
-
-    def span(key: str, first: date, last: date) -> Period:
-        return Period(key, datetime.combine(first, time(0), tz),
-                      datetime.combine(last + timedelta(days=1), time(0), tz), first, last)
-
     monday = today - timedelta(days=today.weekday())
     month_first = today.replace(day=1)
     next_month = (month_first + timedelta(days=32)).replace(day=1)
-    return [span("today", today, today), span("week", monday, monday + timedelta(days=6)),
-            span("month", month_first, next_month - timedelta(days=1))]
+    return [span(settings=settings, key="today", first=today, last=today),
+            span(settings=settings, key="week", first=monday, last=monday + timedelta(days=6)),
+            span(settings=settings, key="month", first=month_first,
+                 last=next_month - timedelta(days=1))]
+
+
+def day_before(*, settings: Settings, today: date) -> Period:
+    """The period a day view is compared with."""
+    yesterday = today - timedelta(days=1)
+    return span(settings=settings, key="previous", first=yesterday, last=yesterday)
+
+
+def rolling(*, settings: Settings, today: date) -> Period:
+    """The charts' window: the `ROLLING_DAYS` days ending on `today`, whatever the month."""
+    return span(settings=settings, key="rolling", first=today - timedelta(days=ROLLING_DAYS - 1),
+                last=today)
 
 
 def misses(name: str, value: float | int | None) -> bool:
@@ -128,6 +160,14 @@ async def ticket_counts(session: AsyncSession, *, now: datetime,
     return {"open_tickets": open_n, "overdue_tickets": overdue}
 
 
+async def open_by_status(session: AsyncSession) -> dict[str, int]:
+    """Tickets still being worked on, by status: each count links to its own list."""
+    rows = dict((await session.execute(
+        select(Ticket.status, func.count()).where(Ticket.status.in_(lifecycle.ACTIVE))
+        .group_by(Ticket.status))).all())
+    return {status: rows.get(status, 0) for status in lifecycle.ACTIVE}
+
+
 async def period_figures(session: AsyncSession, *, settings: Settings, period: Period,
                          now: datetime | None = None) -> dict:
     """Every figure of one period; `missed` lists those that miss their target."""
@@ -137,85 +177,147 @@ async def period_figures(session: AsyncSession, *, settings: Settings, period: P
     figures["abandon_rate"] = stats.rate(figures["abandoned_calls"], offered)
     figures["menu_choices"] = await menu_counts(session, start=period.start, end=period.end)
     figures["speech"] = await speech_counts(session, start=period.start, end=period.end)
-    figures.update(await followup.rates(session, start=period.start, end=period.end))
     figures.update(await fee_reminder_coverage(session, start=period.start, end=period.end))
     figures["missed"] = sorted(name for name in TARGETS if misses(name, figures.get(name)))
     return figures
 
 
+async def compared_figures(session: AsyncSession, *, settings: Settings, period: Period,
+                           now: datetime) -> dict:
+    """The rates of a period the tiles only compare with: no per-staff rows, no queue."""
+    figures = await stats.call_answer_stats(session, settings=settings, start=period.start,
+                                            end=period.end, now=now, detail=False)
+    figures["abandon_rate"] = stats.rate(figures["abandoned_calls"],
+                                         figures["calls_offered_to_person"])
+    return figures
+
+
+# --- headline tiles -----------------------------------------------------------------------
+
+@dataclass
+class Tile:
+    """One headline figure of the day, read at a glance."""
+    name: str
+    value: float | int | None
+    base: int  # n: what the figure is computed over
+    target: tuple[str, float]  # (">=" or "<=", target)
+    missed: bool
+    change: float | None = None  # vs the day before: points for a rate, a count otherwise
+    pending: int | None = None  # follow-ups whose 48 h window is still open
+    snapshot: bool = False  # as of now, not of the day
+
+
+def change(name: str, value: float | int | None, previous: float | int | None) -> float | None:
+    """The change from the previous period: percentage points for a rate (one decimal),
+    the difference for a count; None when either side has no figure."""
+    if value is None or previous is None:
+        return None
+    if name.endswith("_rate"):
+        return round((value - previous) * 100, 1)
+    return value - previous
+
+
+def tiles(*, day: dict, previous: dict, snapshot: dict) -> list[Tile]:
+    """The headline tiles for a day's figures, against the day before; the ticket figures
+    from the `snapshot` (now)."""
+    shown = []
+    for name, base in TILE_BASES.items():
+        if name in SNAPSHOTS:
+            shown.append(Tile(name, snapshot[name], snapshot[base], TARGETS[name],
+                              misses(name, snapshot[name]), snapshot=True))
+            continue
+        shown.append(Tile(name, day[name], day[base] or 0, TARGETS[name], misses(name, day[name]),
+                          change=change(name, day[name], previous.get(name)),
+                          pending=day.get("follow_ups_pending") if name == "follow_up_rate"
+                          else None))
+    return shown
+
+
 # --- charts -----------------------------------------------------------------------------
 
 async def ring_histogram(session: AsyncSession, *, start: datetime, end: datetime) -> dict:
-    """Answered legs by ring seconds (0 … HISTOGRAM_MAX+), and the legs never answered."""
+    """Answered legs by ring seconds (0 … HISTOGRAM_MAX+), and the legs never answered:
+    one grouped pass over the legs' covering index."""
     capped = case((Leg.ring_seconds > HISTOGRAM_MAX, HISTOGRAM_MAX), else_=Leg.ring_seconds)
     rows = (await session.execute(
-        select(capped, func.count())
-        .where(Leg.created_at >= start, Leg.created_at < end, Leg.accepted,
-               Leg.ring_seconds.is_not(None))
-        .group_by(capped)
+        select(Leg.accepted, capped, func.count())
+        .where(Leg.created_at >= start, Leg.created_at < end)
+        .group_by(Leg.accepted, capped)
     )).all()
-    bins = [0] * (HISTOGRAM_MAX + 1)
-    for seconds, n in rows:
-        bins[max(0, min(HISTOGRAM_MAX, int(seconds)))] += n
-    missed = await session.scalar(
-        select(func.count()).select_from(Leg)
-        .where(Leg.created_at >= start, Leg.created_at < end, Leg.accepted.is_(False))
-    )
-    return {"bins": bins, "unanswered": missed or 0}
+    bins, unanswered = [0] * (HISTOGRAM_MAX + 1), 0
+    for accepted, seconds, n in rows:
+        if accepted and seconds is not None:
+            bins[max(0, min(HISTOGRAM_MAX, int(seconds)))] += n
+        elif accepted is not None and not accepted:
+            unanswered += n
+    return {"bins": bins, "unanswered": unanswered}
 
 
-def _bucket(column, bounds: list[datetime]):
-    """Index of the [bounds[i], bounds[i+1]) a moment falls in, exact in any time zone."""
-    return case(*[(column < b, i) for i, b in enumerate(bounds[1:])], else_=len(bounds) - 1)
-
-
-async def daily_trend(session: AsyncSession, *, settings: Settings, first_day: date,
-                      last_day: date) -> list[dict]:
-    """Per day: inbound calls, legs offered, answered within three rings, the rate."""
-    tz = settings.tz
-    days = [first_day + timedelta(days=i) for i in range((last_day - first_day).days + 1)]
-    bounds = [datetime.combine(d, time(0), tz) for d in days]
-    bounds.append(datetime.combine(last_day + timedelta(days=1), time(0), tz))
-    limit = settings.three_rings_seconds
-    leg_day = _bucket(Leg.created_at, bounds)
-    legs = {i: (n, w or 0) for i, n, w in (await session.execute(
-        select(leg_day, func.count(),
-               func.sum(case((Leg.accepted & (Leg.ring_seconds <= limit), 1), else_=0)))
-        .where(Leg.created_at >= bounds[0], Leg.created_at < bounds[-1]).group_by(leg_day)
-    )).all()}
-    call_day = _bucket(Call.started_at, bounds)
-    calls = dict((await session.execute(
-        select(call_day, func.count())
-        .where(Call.started_at >= bounds[0], Call.started_at < bounds[-1],
-               Call.direction == "inbound").group_by(call_day)
-    )).all())
-    return [{"day": d, "calls": calls.get(i, 0), "offered": legs.get(i, (0, 0))[0],
-             "within": legs.get(i, (0, 0))[1],
-             "three_ring_rate": stats.rate(legs.get(i, (0, 0))[1], legs.get(i, (0, 0))[0])}
-            for i, d in enumerate(days)]
-
-
-async def hour_weekday(session: AsyncSession, *, settings: Settings, start: datetime,
-                       end: datetime) -> list[list[int]]:
-    """Inbound calls by weekday (Monday = 0) and local hour: a 7 × 24 grid.
-
-    PostgreSQL converts with the real zone; SQLite shifts by the zone's offset in the
-    middle of the range (exact for zones without daylight saving, like Asia/Shanghai)."""
-    where = (Call.started_at >= start, Call.started_at < end, Call.direction == "inbound")
+def utc_hour(session: AsyncSession, column):
+    """The UTC hour of a stored moment, cheap to group by: SQLite stores UTC text, whose
+    first 13 characters are 'YYYY-MM-DD HH'; PostgreSQL truncates."""
     if session.bind.dialect.name == "sqlite":
-        offset = (start + (end - start) / 2).astimezone(settings.tz).utcoffset()
-        shift = f"{int(offset.total_seconds()):+d} seconds"
-        hour = cast(func.strftime("%H", Call.started_at, shift), Integer)
-        dow = cast(func.strftime("%w", Call.started_at, shift), Integer)  # Sunday = 0
-        weekday = (dow + 6) % 7
-    else:
-        local = func.timezone(settings.timezone, Call.started_at)
-        hour = cast(func.extract("hour", local), Integer)
-        weekday = cast(func.extract("isodow", local), Integer) - 1
+        return func.substr(column, 1, 13)
+    return func.date_trunc("hour", column)
+
+
+def hour_start(value: str | datetime) -> datetime:
+    if isinstance(value, str):  # fromisoformat is C; strptime would cost more than the query
+        return datetime.fromisoformat(value + ":00").replace(tzinfo=timezone.utc)
+    return value.astimezone(timezone.utc)
+
+
+async def hourly(session: AsyncSession, *, settings: Settings, start: datetime,
+                 end: datetime) -> dict[datetime, dict[str, int]]:
+    """Per local hour: inbound calls, legs offered and answered within three rings.
+
+    Two grouped queries (calls, legs) by UTC hour, each hour then placed in local time in
+    Python: one pass serves both the daily trend and the weekday × hour map, whatever the
+    number of days. Exact for zones whose offset is a whole number of hours (daylight
+    saving included); a half-hour zone's calls fall in the local hour they began in."""
+    limit = settings.three_rings_seconds
+    hours: dict[datetime, dict[str, int]] = {}
+
+    def slot(value) -> dict[str, int]:
+        local = hour_start(value).astimezone(settings.tz)
+        return hours.setdefault(local, {"calls": 0, "offered": 0, "within": 0})
+
+    leg_hour = utc_hour(session, Leg.created_at)
+    for value, n, within in (await session.execute(
+            select(leg_hour, func.count(),
+                   func.sum(case((Leg.accepted & (Leg.ring_seconds <= limit), 1), else_=0)))
+            .where(Leg.created_at >= start, Leg.created_at < end).group_by(leg_hour))).all():
+        entry = slot(value)
+        entry["offered"] += n
+        entry["within"] += within or 0
+    call_hour = utc_hour(session, Call.started_at)
+    for value, n in (await session.execute(
+            select(call_hour, func.count())
+            .where(Call.started_at >= start, Call.started_at < end, Call.direction == "inbound")
+            .group_by(call_hour))).all():
+        slot(value)["calls"] += n
+    return hours
+
+
+def daily_trend(hours: dict[datetime, dict[str, int]], *, first_day: date,
+                last_day: date) -> list[dict]:
+    """Per day: inbound calls, legs offered, answered within three rings, the rate."""
+    days = {first_day + timedelta(days=i): {"calls": 0, "offered": 0, "within": 0}
+            for i in range((last_day - first_day).days + 1)}
+    for moment, counts in hours.items():
+        day = days.get(moment.date())
+        if day is not None:
+            for key, n in counts.items():
+                day[key] += n
+    return [{"day": d, **c, "three_ring_rate": stats.rate(c["within"], c["offered"])}
+            for d, c in days.items()]
+
+
+def hour_weekday(hours: dict[datetime, dict[str, int]]) -> list[list[int]]:
+    """Inbound calls by weekday (Monday = 0) and local hour: a 7 × 24 grid."""
     grid = [[0] * 24 for _ in range(7)]
-    for wd, hr, n in (await session.execute(
-            select(weekday, hour, func.count()).where(*where).group_by(weekday, hour))).all():
-        grid[int(wd) % 7][int(hr) % 24] += n
+    for moment, counts in hours.items():
+        grid[moment.weekday()][moment.hour] += counts["calls"]
     return grid
 
 
@@ -263,10 +365,14 @@ class Dashboard:
     today: date
     periods: list[Period]
     figures: dict[str, dict]
-    tickets: dict
+    tickets: dict  # the snapshot: open and overdue tickets as of `now`
     histogram: dict
     trend: list[dict]
     heat: list[list[int]]
+    now: datetime | None = None
+    tiles: list[Tile] = field(default_factory=list)
+    charts: Period | None = None  # the rolling window the charts cover
+    previous: Period | None = None  # the day the tiles are compared with
     staff: list[dict] = field(default_factory=list)
 
 
@@ -275,17 +381,18 @@ async def build(session: AsyncSession, *, settings: Settings, today: date,
     spans = periods(settings=settings, today=today)
     figures = {p.key: await period_figures(session, settings=settings, period=p, now=now)
                for p in spans}
-    month = spans[-1]
+    before = day_before(settings=settings, today=today)
+    previous = await compared_figures(session, settings=settings, period=before, now=now)
+    window = rolling(settings=settings, today=today)
     counts = await ticket_counts(session, now=now)
-    for f in figures.values():
-        f.update(counts)
-        if misses("overdue_tickets", counts["overdue_tickets"]):
-            f["missed"] = sorted(set(f["missed"]) | {"overdue_tickets"})
+    counts["open_by_status"] = await open_by_status(session)
+    hours = await hourly(session, settings=settings, start=window.start, end=window.end)
     return Dashboard(
-        today=today, periods=spans, figures=figures, tickets=counts,
-        histogram=await ring_histogram(session, start=month.start, end=month.end),
-        trend=await daily_trend(session, settings=settings, first_day=month.first_day,
-                                last_day=month.last_day),
-        heat=await hour_weekday(session, settings=settings, start=month.start, end=month.end),
+        today=today, periods=spans, figures=figures, tickets=counts, now=now,
+        tiles=tiles(day=figures["today"], previous=previous, snapshot=counts),
+        charts=window, previous=before,
+        histogram=await ring_histogram(session, start=window.start, end=window.end),
+        trend=daily_trend(hours, first_day=window.first_day, last_day=window.last_day),
+        heat=hour_weekday(hours),
         staff=await staff_table(session, figures=figures["month"], now=now),
     )

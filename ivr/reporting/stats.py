@@ -20,10 +20,15 @@ def rate(part: int, whole: int) -> float | None:
 
 
 async def call_answer_stats(session: AsyncSession, *, settings: Settings,
-                            start: datetime, end: datetime, now: datetime | None = None) -> dict:
+                            start: datetime, end: datetime, now: datetime | None = None,
+                            detail: bool = True) -> dict:
     """The contract's `/api/stats` for calls started in [start, end), and per staff the
-    switchboard's figures (`staff_time`; time signed in counts up to `now`)."""
+    switchboard's figures (`staff_time`; time signed in counts up to `now`).
+
+    `detail=False` leaves out the per-staff rows and the queue: the headline rates
+    alone, for a period the dashboard only compares with."""
     limit = settings.three_rings_seconds
+    now = now or datetime.now(timezone.utc)
     within = case((Leg.accepted & (Leg.ring_seconds <= limit), 1), else_=0)
     answered = case((Leg.accepted, 1), else_=0)
     answered_ring = case((Leg.accepted, Leg.ring_seconds), else_=None)
@@ -50,9 +55,21 @@ async def call_answer_stats(session: AsyncSession, *, settings: Settings,
         select(Leg.staff_name, Leg.phone, func.count(), func.sum(answered), func.sum(within),
                func.avg(answered_ring))
         .where(in_range).group_by(Leg.staff_name, Leg.phone).order_by(Leg.staff_name)
-    )).all()
+    )).all() if detail else []
 
     offered, n_answered, n_within, avg_ring = legs[0], legs[1] or 0, legs[2] or 0, legs[3]
+    per_staff = await with_staff_time(session, settings=settings, start=start, end=end, now=now, rows=[
+        {
+            "staff": name,
+            "phone": phone,
+            "offered": n,
+            "answered": a or 0,
+            "within_three_rings": w or 0,
+            "three_ring_rate": rate(w or 0, n),
+            "average_ring_seconds": round(float(r), 2) if r is not None else None,
+        }
+        for name, phone, n, a, w, r in per_staff_rows
+    ]) if detail else []
     return {
         "inbound_calls": calls[0],
         "outbound_calls": calls[1],
@@ -63,24 +80,13 @@ async def call_answer_stats(session: AsyncSession, *, settings: Settings,
         "average_ring_seconds": round(float(avg_ring), 2) if avg_ring is not None else None,
         "abandoned_calls": calls[2],
         "tickets_created": tickets_created or 0,
-        # 回访率 and 满意率 (satisfied + neutral), see ivr/tickets/followup.py.
-        **await followup.rates(session, start=start, end=end),
+        # 回访率 (windows closed by `now`) and 满意率 (satisfied + neutral), see
+        # ivr/tickets/followup.py.
+        **await followup.rates(session, start=start, end=end, now=now),
         "three_rings_seconds": limit,
         **await speed_of_answer(session, start=start, end=end),
-        **await queue_figures(session, start=start, end=end),
-        "per_staff": await with_staff_time(session, settings=settings, start=start, end=end,
-                                           now=now or datetime.now(timezone.utc), rows=[
-            {
-                "staff": name,
-                "phone": phone,
-                "offered": n,
-                "answered": a or 0,
-                "within_three_rings": w or 0,
-                "three_ring_rate": rate(w or 0, n),
-                "average_ring_seconds": round(float(r), 2) if r is not None else None,
-            }
-            for name, phone, n, a, w, r in per_staff_rows
-        ]),
+        **(await queue_figures(session, start=start, end=end) if detail else {}),
+        "per_staff": per_staff,
     }
 
 

@@ -13,13 +13,14 @@ answer is recorded with `survey.record()`); `cancelled` when the ticket is reope
 `follow_up_due_at` is the 48-hour deadline, the promise to the resident.
 
 Rates: the follow-up rate (回访率) = follow-ups answered within 48 h ÷ resolved tickets
-that need one; the satisfaction rate (满意率) = (满意 + 基本满意) ÷ answers, as the trade
-counts it, against the 85% target.
+that need one and whose 48 h have passed (the others are pending, 窗口未到); the
+satisfaction rate (满意率) = (满意 + 基本满意) ÷ answers, as the trade counts it, against the
+85% target.
 """
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING
 
 from sqlalchemy import func, select
@@ -157,14 +158,20 @@ async def manual_tasks(session: AsyncSession) -> list[Ticket]:
 
 # --- rates -----------------------------------------------------------------------------
 
-async def rates(session: AsyncSession, *, start: datetime, end: datetime) -> dict:
-    """回访率 over tickets resolved in [start, end); 满意率 over answers given in it."""
+async def rates(session: AsyncSession, *, start: datetime, end: datetime,
+                now: datetime | None = None) -> dict:
+    """回访率 over tickets resolved in [start, end) whose 48-hour window has closed by
+    `now` (default: the wall clock); those still inside it are `follow_ups_pending`
+    (窗口未到), in neither part of the rate, so a day just ended is not a miss by
+    construction. 满意率 over answers given in [start, end)."""
+    closed_by = (now or datetime.now(timezone.utc)) - WINDOW
     resolved = (await session.execute(
-        select(Ticket.resolved_at, Ticket.followed_up_at)
+        select(Ticket.resolved_at, Ticket.followed_up_at, Ticket.resolved_at <= closed_by)
         .where(Ticket.category.in_(FOLLOW_UP_CATEGORIES),
                Ticket.resolved_at >= start, Ticket.resolved_at < end)
     )).all()
-    within = sum(1 for r, f in resolved if f is not None and f - r <= WINDOW)
+    closed = [(r, f) for r, f, window_closed in resolved if window_closed]
+    within = sum(1 for r, f in closed if f is not None and f - r <= WINDOW)
     answers = dict((await session.execute(
         select(TicketHistory.detail, func.count())
         .where(TicketHistory.action == ANSWER_ACTION,
@@ -175,9 +182,10 @@ async def rates(session: AsyncSession, *, start: datetime, end: datetime) -> dic
     total = sum(counts.values())
     content = counts["satisfied"] + counts["neutral"]
     return {
-        "follow_ups_due": len(resolved),
+        "follow_ups_due": len(closed),
         "followed_up_within_48h": within,
-        "follow_up_rate": round(within / len(resolved), 4) if resolved else None,
+        "follow_up_rate": round(within / len(closed), 4) if closed else None,
+        "follow_ups_pending": len(resolved) - len(closed),
         "satisfaction_answers": total,
         "satisfied": counts["satisfied"],
         "neutral": counts["neutral"],

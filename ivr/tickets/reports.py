@@ -304,7 +304,8 @@ async def monthly(session: AsyncSession, *, settings: Settings, month: str,
     by_category = group(lambda t: t.category)
     by_department = group(lambda t: t.department or NO_DEPARTMENT)
     all_times = [h for h in (resolved_hours(t) for t in rows) if h is not None]
-    rates = await followup.rates(session, start=start, end=end)
+    # A follow-up window closes 48 h after resolution: judged as at now when known.
+    rates = await followup.rates(session, start=start, end=end, now=now or end)
     manual = sum(1 for t in rows if t.follow_up_status == "manual")
     complaints = [t for t in rows if t.category == "complaint"]
     return {
@@ -332,6 +333,7 @@ async def monthly(session: AsyncSession, *, settings: Settings, month: str,
             "due": rates["follow_ups_due"],
             "within_48h": rates["followed_up_within_48h"],
             "rate": rates["follow_up_rate"],
+            "pending": rates["follow_ups_pending"],
             "manual": manual,
             "target": 1.0,
         },
@@ -383,6 +385,7 @@ def summary_rows(report: dict) -> list[tuple[str, object]]:
         ("应回访", fu["due"]),
         ("48小时内回访", fu["within_48h"]),
         ("回访率", fu["rate"]),
+        ("回访窗口未到", fu["pending"]),
         ("待人工回访", fu["manual"]),
         ("回访评价数", sat["answers"]),
         ("满意", sat["satisfied"]),

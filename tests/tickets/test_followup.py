@@ -247,8 +247,16 @@ async def test_follow_up_and_satisfaction_rates_are_in_the_stats(client, token, 
         ticket = await session.get(Ticket, late_id)
         await survey.record(session, settings=settings, ticket=ticket, satisfaction="satisfied",
                               actor="王小姐", now=T0 + timedelta(hours=60))
+    # While their 48 hours run, the five are pending: in neither part of the rate.
+    clock.set(T0 + timedelta(hours=47))
     resp = await client.get("/api/stats?from=2026-11-23&to=2026-11-25", headers=bearer(token))
     stats = await resp.json()
+    assert (stats["follow_ups_due"], stats["follow_ups_pending"]) == (0, 5)
+    assert stats["follow_up_rate"] is None
+    clock.set(T0 + timedelta(hours=72))
+    resp = await client.get("/api/stats?from=2026-11-23&to=2026-11-25", headers=bearer(token))
+    stats = await resp.json()
+    assert stats["follow_ups_pending"] == 0
     assert stats["follow_ups_due"] == 5 and stats["followed_up_within_48h"] == 3
     assert stats["follow_up_rate"] == 0.6
     assert (stats["satisfied"], stats["neutral"], stats["dissatisfied"]) == (2, 1, 1)

@@ -202,8 +202,8 @@ async def test_the_monthly_figures_match_the_hand_computed_ones(sessions, settin
         "average_hours_to_resolve": 38.0}                         # (72 + 4) / 2
     assert by_department["客服部"]["count"] == 1 and by_department["（未分派）"]["count"] == 1
     # Follow-ups of tickets resolved in November: T6, T1, T2, T3; within 48 h: T1, T2.
-    assert report["follow_up"] == {"due": 4, "within_48h": 2, "rate": 0.5, "manual": 1,
-                                   "target": 1.0}
+    assert report["follow_up"] == {"due": 4, "within_48h": 2, "rate": 0.5, "pending": 0,
+                                   "manual": 1, "target": 1.0}
     # Answers given in November: 满意 (T1), 不满意 and 基本满意 (T2).
     assert report["satisfaction"] == {"answers": 3, "satisfied": 1, "neutral": 1,
                                       "dissatisfied": 1, "rate": 0.6667, "target": 0.85}
