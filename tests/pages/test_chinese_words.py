@@ -306,6 +306,8 @@ async def test_a_refused_form_says_why_in_chinese(browser, site):
     context = await sign_in(browser, server, "管理员", "admin-pass-1")
     page = await context.new_page()
     await page.goto(url(server, f"/tickets/{ids['tickets'][0]}"))
+    await page.select_option("#owner-form select[name=staff_id]", "")
+    await page.fill("#owner-form input[name=department]", "")
     await page.click("#owner-form button[type=submit]")  # neither a person nor a department
     await page.wait_for_load_state()
     assert await page.inner_text("p.alert") == "请选择负责人或填写部门"
