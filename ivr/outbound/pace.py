@@ -26,11 +26,12 @@ CLOCK_SET_BACK_SECONDS = 3600.0
 
 
 # A request may start at most this fraction of an interval after its slot: one sent later
-# could land beside the next slot's request (another process's) and break the pace. At
-# 50 calls a second a fifth of an interval (4 ms) was less than the event loop's own
-# latency under load, so most slots were thrown away and the rate fell by a third; half
-# an interval still keeps every request at least half an interval from the next slot.
-LATE_FRACTION = 0.5
+# would land beside (or after) the next slot's request, perhaps another process's. Within
+# it, any one second still holds at most `rate` + 1 starts whatever the fraction (a
+# request is never later than the next slot), while at 50 calls a second the old fifth of
+# an interval (4 ms) was less than the event loop's own latency under load: a tenth to a
+# third of the slots were thrown away, and the rate with them.
+LATE_FRACTION = 1.0
 
 # Another process's back-off (a 429 it was given) is read from the row at most this
 # often: at 50 calls a second, a read before every call was a transaction per call.
