@@ -143,3 +143,24 @@ async def test_a_wake_up_past_the_next_slot_takes_a_new_one(sessions, monkeypatc
     assert abs(wall[0] - 1_000_000.22) < 1e-6        # a new slot from the row (now), the
     async with sessions() as session:                # row moved on past it for the others
         assert await session.scalar(select(PaceSlot.next_slot)) > 1_000_000.3
+
+
+async def test_a_call_row_a_status_callback_made_first_is_linked_to_its_job(outbound):
+    """Twilio's first callback can beat the REST answer: the row it made is the call's."""
+    outbound.clock.set(T0)
+    await campaign_of(outbound, 2)
+    dialer = outbound.dialer(dialer_cps=50, dialer_max_in_progress=1000)
+    first, second = await dialer.claim_batch(now=T0)
+    async with outbound.sessions() as session, session.begin():
+        session.add(Call(sid="CA" + "7" * 32, direction="outbound", from_number="+862161234567",
+                         to_number=first.phone, started_at=T0, status="ringing"))
+    await asyncio.gather(dialer.placed_ok(first, "CA" + "7" * 32, "queued"),
+                         dialer.placed_ok(second, "CA" + "8" * 32, "queued"))
+    async with outbound.sessions() as session:
+        calls = {c.sid: c for c in (await session.scalars(select(Call))).all()}
+    assert len(calls) == 2
+    for claimed, sid in ((first, "CA" + "7" * 32), (second, "CA" + "8" * 32)):
+        call = calls[sid]
+        assert (call.outbound_job_id, call.resident_id, call.menu_choice) == (
+            claimed.job_id, claimed.resident_id, "fees")
+    assert calls["CA" + "7" * 32].status == "ringing"  # what the callback said stays
