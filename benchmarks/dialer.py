@@ -159,6 +159,12 @@ async def run(args) -> None:
     dialer = Dialer(settings=settings, sessions=make_sessionmaker(engine), client=client,
                     clock=clock)
     stop = asyncio.Event()
+    profile = None
+    if args.profile:
+        import cProfile
+
+        profile = cProfile.Profile()
+        profile.enable()
     cpu0, wall0 = time.process_time(), time.monotonic()
     task = asyncio.create_task(dialer.run(stop))
     steps, previous = [], 0
@@ -176,6 +182,11 @@ async def run(args) -> None:
     wall, cpu = time.monotonic() - wall0, time.process_time() - cpu0
     stop.set()
     await task
+    if profile is not None:
+        import pstats
+
+        profile.disable()
+        pstats.Stats(profile).sort_stats(args.profile).print_stats(r"ivr/|twilio/rest|aiohttp/client.py", 40)
     async with make_sessionmaker(engine)() as session:
         placed = await session.scalar(select(func.count()).select_from(Attempt)
                                       .where(Attempt.call_sid.is_not(None)))
@@ -198,6 +209,7 @@ async def run(args) -> None:
     print("calls per 10 s: " + " ".join(str(n) for n in steps))
     print(f"duplicates: {stats['duplicates']} (same number called twice); "
           f"jobs with more than one attempt: {per_job}")
+    print(f"pace slots given up (the dialer woke too late for them): {dialer.pacer.late:,}")
     print(f"dialer CPU: {cpu:.1f} s = {cpu / max(1, in_window) * 1000:.2f} CPU s per 1,000 calls")
     called_back = stats["first_at"].get(STAFF_PHONE)
     if called_back is None:
@@ -213,6 +225,8 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=100_000)
     parser.add_argument("--cps", type=float, default=50)
     parser.add_argument("--seconds", type=float, default=60)
+    parser.add_argument("--profile", metavar="SORT", help="cProfile the dialer, sorted by "
+                        "this key (tottime, cumulative); its CPU figures are then inflated")
     asyncio.run(run(parser.parse_args()))
 
 

@@ -17,7 +17,11 @@ Prints, figures only (not a test):
   p99 / max; the dispatcher's passes are `IVR_QUEUE_POLL_SECONDS` apart);
 - queue waits (p50 / p90 / p99 / max) and how callers left the line (rung, message on
   1 or past `IVR_QUEUE_MAX_SECONDS`, hung up);
-- each dispatcher pass's real (wall-clock) duration, p50 / p99: what it adds in reality.
+- each dispatcher pass's real (wall-clock) duration, p50 / p99: what it adds in reality;
+- the queue's time to connect, in real time: from the start of the dispatchers' pass that
+  finds a person free (each process polls every `IVR_QUEUE_POLL_SECONDS`) to the waiting
+  caller's `<Dial>` of them, the REST redirect followed; in a real centre add up to one
+  poll interval for that pass to come.
 
     .venv/bin/python benchmarks/switchboard.py                     # SQLite, 2 dispatchers
     .venv/bin/python benchmarks/switchboard.py --postgres           # throwaway PostgreSQL 15
@@ -90,6 +94,10 @@ class Sim:
     line_at_free: dict = field(default_factory=dict)  # staff phone -> callers were waiting then
     double_rung: int = 0
     gaps: list = field(default_factory=list)
+    # Real seconds from the start of the dispatchers' pass that found a person free to the
+    # waiting caller's <Dial> of them (the REST redirect followed): the time to connect.
+    connect: list = field(default_factory=list)
+    tick_began: float | None = None  # set while a pass's redirects are followed
     taken_updates: int = 0
     done: int = 0
 
@@ -112,6 +120,8 @@ class Sim:
             if sid in self.waiting and freed is not None and t >= freed \
                     and self.line_at_free.pop(phone_no, False):
                 self.gaps.append(t - freed)  # a waiting caller rung to a person now free
+                if self.tick_began is not None:
+                    self.connect.append(time.perf_counter() - self.tick_began)
             self.waiting.discard(sid)
             phone = StaffPhone(self.twilio, caller, dial, number)
             await phone.event("initiated", at(t))
@@ -258,12 +268,14 @@ async def main(args: argparse.Namespace, database_url: str) -> None:
                 for phone_no, freed in sim.free_at.items():  # the line as the person frees
                     if freed <= next_pass and phone_no not in sim.line_at_free:
                         sim.line_at_free[phone_no] = bool(sim.waiting)
+                sim.tick_began = time.perf_counter()
                 for writer, reader in zip(writers, sessions[1:]):
                     begun = time.perf_counter()
                     await dispatcher.run_once(writer=writer, reader=reader, client=rest,
                                               settings=settings, clock=clock)
                     pass_seconds.append(time.perf_counter() - begun)
                 await sim.follow_redirects(next_pass)
+                sim.tick_began = None
                 next_pass += step
                 continue
             t, _, kind, sid, generation, data = heapq.heappop(sim.events)
@@ -300,6 +312,10 @@ async def main(args: argparse.Namespace, database_url: str) -> None:
               f"({sum(c == 'emergency' for c in in_wrap_up)} emergencies, which may be)")
         print(f"  free -> next leg (sim s)     n={len(sim.gaps)} p50={fmt(percentile(sim.gaps, .5))} "
               f"p99={fmt(percentile(sim.gaps, .99))} max={fmt(max(sim.gaps, default=None))}")
+        connect = [1000 * s for s in sim.connect]
+        print(f"  time to connect (real ms)    n={len(connect)} p50={fmt(percentile(connect, .5))} "
+              f"p99={fmt(percentile(connect, .99))} max={fmt(max(connect, default=None))}  "
+              f"(+ up to IVR_QUEUE_POLL_SECONDS={step:g} s for the next pass; limit 2 s)")
         print(f"  queued callers               {len(calls)} of {args.callers}; left the line: "
               + ", ".join(f"{k} {v}" for k, v in sorted(exits.items())))
         for exit_ in sorted(exits):

@@ -51,6 +51,9 @@ class OutboundJob(Base):
         Index("ix_outbound_jobs_campaign", "campaign_id"),
         # claiming by class (people before campaigns): the due jobs of one kind
         Index("ix_outbound_jobs_state_kind_next", "state", "kind", "next_attempt_at"),
+        # reminders dealt in turn across campaigns: one campaign's due ones (0010)
+        Index("ix_outbound_jobs_state_kind_campaign_next", "state", "kind", "campaign_id",
+              "next_attempt_at"),
     )
 
 

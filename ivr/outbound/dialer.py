@@ -38,7 +38,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from itertools import zip_longest
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, case, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from twilio.rest import Client
 
@@ -49,8 +49,9 @@ from ivr.outbound.pace import Pace
 from ivr.platform import twilio_rest
 from ivr.platform.clock import Clock
 from ivr.platform.config import Settings
-from ivr.platform.phones import mask
-from models import Attempt, OutboundJob, Resident
+from ivr.platform.phones import mask, normalise_or_none
+from models import Attempt, Call, Campaign, OutboundJob, Resident
+from models.db import insert_for
 
 log = logging.getLogger(__name__)
 
@@ -78,6 +79,31 @@ class Claimed:
     number: int
     kind: str
     phone: str
+    resident_id: int | None = None
+
+
+JOBS, ATTEMPTS, CALLS, RESIDENTS = (OutboundJob.__table__, Attempt.__table__, Call.__table__,
+                                    Resident.__table__)
+
+# A fee reminder's first attempt, claimed in bulk (Core, one executemany for all): the
+# bulk of a campaign, where an ORM object per job cost more CPU than the REST call.
+CLAIM_JOB = (update(JOBS).where(JOBS.c.id == bindparam("b_id"), JOBS.c.state == "queued")
+             .values(state="dialing", attempts=JOBS.c.attempts + 1, phone=bindparam("b_phone"),
+                     claimed_by=bindparam("b_name"), claimed_at=bindparam("b_now"),
+                     updated_at=bindparam("b_now")))
+WRITE_INTENT = insert(ATTEMPTS).returning(ATTEMPTS.c.id, sort_by_parameter_order=True)
+PAID = (update(JOBS).where(JOBS.c.id.in_(bindparam("b_ids", expanding=True)))
+        .values(state="skipped", outcome="paid", updated_at=bindparam("b_now")))
+# The CallSid on an attempt, as `record_placed` writes it: a SID a status callback wrote
+# first stays, the state goes on from intent/unknown only, the first placing time stays.
+PLACED = (update(ATTEMPTS).where(ATTEMPTS.c.id == bindparam("b_id"))
+          .values(call_sid=func.coalesce(ATTEMPTS.c.call_sid, bindparam("b_sid")),
+                  state=case((or_(ATTEMPTS.c.state == "intent", ATTEMPTS.c.state == "unknown"),
+                              "placed"),
+                             else_=ATTEMPTS.c.state),
+                  placed_at=func.coalesce(ATTEMPTS.c.placed_at, bindparam("b_now"))))
+# The wait for more calls to write together, at a pace of 10 calls a second or more.
+RECORD_LINGER_SECONDS = 0.1
 
 
 async def _lock(query, session: AsyncSession):
@@ -135,18 +161,44 @@ async def due_jobs(session: AsyncSession, *, kind: str, now: datetime,
             .order_by(OutboundJob.next_attempt_at, OutboundJob.id))  # the (state, kind, next) index
     if kind != "fee_reminder":
         return list((await session.scalars(await _lock(base.limit(limit), session))).all())
-    campaigns = list((await session.scalars(
-        select(OutboundJob.campaign_id)
-        .where(OutboundJob.state == "queued", OutboundJob.kind == kind,
-               OutboundJob.next_attempt_at <= now)
-        .group_by(OutboundJob.campaign_id).order_by(OutboundJob.campaign_id))).all())
+    return await _in_turn(session, base, kind=kind, now=now, limit=limit, objects=True)
+
+
+async def due_reminders(session: AsyncSession, *, now: datetime, limit: int) -> list:
+    """`due_jobs` for fee reminders as plain rows, with the resident's phone and arrears
+    read in the same statement: no ORM object per reminder."""
+    base = (select(JOBS.c.id, JOBS.c.attempts, JOBS.c.not_after, JOBS.c.resident_id,
+                   RESIDENTS.c.phone.label("resident_phone"), RESIDENTS.c.arrears)
+            .select_from(JOBS.outerjoin(RESIDENTS, RESIDENTS.c.id == JOBS.c.resident_id))
+            .where(JOBS.c.state == "queued", JOBS.c.kind == "fee_reminder",
+                   JOBS.c.next_attempt_at <= now)
+            .order_by(JOBS.c.next_attempt_at, JOBS.c.id))
+    return await _in_turn(session, base, kind="fee_reminder", now=now, limit=limit,
+                          objects=False)
+
+
+async def _in_turn(session: AsyncSession, base, *, kind: str, now: datetime, limit: int,
+                   objects: bool) -> list:
+    """Fee reminders dealt in turn from every campaign with reminders due (ORM objects or
+    rows, as `base` selects), each campaign's locked on PostgreSQL."""
+    due = (JOBS.c.state == "queued", JOBS.c.kind == kind, JOBS.c.next_attempt_at <= now)
+    # Which campaigns have reminders due: a seek per campaign (the campaigns table is
+    # small), not a scan of every queued reminder at every pass. Reminders of no campaign
+    # come first.
+    campaigns = list((await session.scalars(select(Campaign.id).where(
+        select(JOBS.c.id).where(*due, JOBS.c.campaign_id == Campaign.id).exists())
+        .order_by(Campaign.id))).all())
+    if await session.scalar(select(JOBS.c.id).where(*due, JOBS.c.campaign_id.is_(None)).limit(1)):
+        campaigns.insert(0, None)
     share = -(-limit // max(1, len(campaigns)))
     dealt: list[list[OutboundJob]] = []
     for campaign_id in campaigns:
         of_campaign = base.where(OutboundJob.campaign_id.is_(None) if campaign_id is None
-                                 else OutboundJob.campaign_id == campaign_id)
-        dealt.append(list((await session.scalars(
-            await _lock(of_campaign.limit(share), session))).all()))
+                                 else OutboundJob.campaign_id == campaign_id).limit(share)
+        if (await session.connection()).dialect.name == "postgresql":
+            of_campaign = of_campaign.with_for_update(skip_locked=True, of=JOBS)
+        result = await session.execute(of_campaign)
+        dealt.append(list(result.scalars().all() if objects else result.all()))
     in_turn = [job for round_ in zip_longest(*dealt) for job in round_ if job is not None]
     return in_turn[:limit]
 
@@ -157,7 +209,7 @@ async def claim(session: AsyncSession, *, settings: Settings, now: datetime, lim
     before campaigns (`jobs.PRIORITY`), each class only while the calls in progress are
     below its share of the cap (`jobs.in_progress_cap`); fee reminders only if
     `campaigns`."""
-    taken: list[tuple[OutboundJob, Attempt]] = []
+    taken: list[tuple[OutboundJob, Attempt] | Claimed] = []
     for kind in jobs.PRIORITY:
         if not jobs.in_window(kind, settings=settings, now=now):
             continue
@@ -167,25 +219,67 @@ async def claim(session: AsyncSession, *, settings: Settings, now: datetime, lim
                    jobs.in_progress_cap(kind, settings) - in_progress - len(taken))
         if room <= 0:
             continue
-        due = await due_jobs(session, kind=kind, now=now, limit=room)
-        residents = {job.resident_id for job in due if job.kind == "fee_reminder" and job.resident_id}
-        if residents:  # into the identity map at once: `prepare` re-reads each from there
-            await session.execute(select(Resident).where(Resident.id.in_(residents))
-                                  .execution_options(populate_existing=True))
-        for job in due:
-            target = await prepare(session, job, settings=settings, now=now)
-            if target is None:
-                continue
-            phone, staff_id = target
-            job.attempts += 1
-            attempt = Attempt(job_id=job.id, number=job.attempts, created_at=now, phone=phone,
-                              staff_id=staff_id, state="intent")
-            session.add(attempt)
-            job.state, job.claimed_by, job.claimed_at, job.updated_at = "dialing", name, now, now
-            taken.append((job, attempt))
+        if kind == "fee_reminder":
+            taken.extend(await claim_reminders(session, settings=settings, now=now,
+                                               limit=room, name=name))
+            continue
+        for job in await due_jobs(session, kind=kind, now=now, limit=room):
+            claimed = await claim_job(session, job, settings=settings, now=now, name=name)
+            if claimed is not None:
+                taken.append(claimed)
     await session.flush()
-    return [Claimed(job.id, attempt.id, attempt.number, job.kind, attempt.phone)
-            for job, attempt in taken]
+    return [c if isinstance(c, Claimed) else
+            Claimed(c[0].id, c[1].id, c[1].number, c[0].kind, c[1].phone, c[0].resident_id)
+            for c in taken]
+
+
+async def claim_job(session: AsyncSession, job: OutboundJob, *, settings: Settings,
+                    now: datetime, name: str) -> tuple[OutboundJob, Attempt] | None:
+    """One job through `prepare` and its intent, as ORM objects (flushed by the caller):
+    the classes above reminders, and reminders being retried or past their time."""
+    target = await prepare(session, job, settings=settings, now=now)
+    if target is None:
+        return None
+    phone, staff_id = target
+    job.attempts += 1
+    attempt = Attempt(job_id=job.id, number=job.attempts, created_at=now, phone=phone,
+                      staff_id=staff_id, state="intent")
+    session.add(attempt)
+    job.state, job.claimed_by, job.claimed_at, job.updated_at = "dialing", name, now, now
+    return job, attempt
+
+
+async def claim_reminders(session: AsyncSession, *, settings: Settings, now: datetime,
+                          limit: int, name: str) -> list[Claimed]:
+    """Up to `limit` fee reminders, dealt in turn across campaigns. A first attempt (nearly
+    every reminder of a campaign) is claimed in bulk: one UPDATE of the jobs and one INSERT
+    of the intents for all of them; a household that paid meanwhile is skipped in one
+    statement; a retry or a reminder past its time goes through `claim_job` as before."""
+    rows = await due_reminders(session, now=now, limit=limit)
+    first, paid, claimed = [], [], []
+    for row in rows:
+        if row.attempts or (row.not_after is not None and now > row.not_after):
+            job = await session.get(OutboundJob, row.id)
+            taken = await claim_job(session, job, settings=settings, now=now, name=name)
+            if taken is not None:
+                await session.flush()
+                claimed.append(Claimed(job.id, taken[1].id, taken[1].number, job.kind,
+                                       taken[1].phone, job.resident_id))
+        elif row.resident_phone is None or row.arrears <= 0:
+            paid.append(row.id)
+        else:
+            first.append(row)
+    if paid:
+        await session.execute(PAID, {"b_ids": paid, "b_now": now})
+    if not first:
+        return claimed
+    await session.execute(CLAIM_JOB, [{"b_id": row.id, "b_phone": row.resident_phone,
+                                       "b_name": name, "b_now": now} for row in first])
+    ids = (await session.scalars(WRITE_INTENT, [
+        {"job_id": row.id, "number": 1, "created_at": now, "phone": row.resident_phone,
+         "staff_id": None, "state": "intent"} for row in first])).all()
+    return claimed + [Claimed(row.id, attempt_id, 1, "fee_reminder", row.resident_phone,
+                              row.resident_id) for row, attempt_id in zip(first, ids)]
 
 
 # --- placing ---------------------------------------------------------------------------
@@ -224,6 +318,32 @@ async def record_placed(session: AsyncSession, *, settings: Settings, attempt: A
     jobs.link_call(call, job)
 
 
+async def record_placed_many(session: AsyncSession, *, settings: Settings, now: datetime,
+                             placed: list[tuple[Claimed, str, str]]) -> None:
+    """`record_placed` for many calls in three statements: the SIDs on the attempts, and
+    the outbound Call rows inserted together; a row a status callback created first (it
+    carries `?job=`) is linked to its job the ORM way."""
+    if not placed:
+        return
+    await session.execute(PLACED, [{"b_id": c.attempt_id, "b_sid": sid, "b_now": now}
+                                   for c, sid, _status in placed])
+    hotline = normalise_or_none(settings.hotline_number) or settings.hotline_number or ""
+    rows = [{"sid": sid, "direction": "outbound", "from_number": hotline,
+             "to_number": normalise_or_none(c.phone) or c.phone, "started_at": now,
+             "status": status or "queued", "outbound_job_id": c.job_id,
+             "resident_id": c.resident_id if c.kind != "callback" else None,
+             "menu_choice": jobs.MENU_CHOICE.get(c.kind)} for c, sid, status in placed]
+    insert_call = (insert_for(session.bind.dialect.name)(CALLS)
+                   .on_conflict_do_nothing(index_elements=["sid"]).returning(CALLS.c.sid))
+    created = set((await session.scalars(insert_call, rows)).all())
+    for c, sid, status in placed:
+        if sid not in created:  # a callback was first: its row, linked as record_placed does
+            call = await get_or_create_call(session, now=now, form={
+                "CallSid": sid, "Direction": "outbound-api", "From": settings.hotline_number,
+                "To": c.phone, "CallStatus": status or "queued"})
+            jobs.link_call(call, await session.get(OutboundJob, c.job_id))
+
+
 async def requeue(session: AsyncSession, *, job: OutboundJob, attempt: Attempt,
                   at: datetime, now: datetime, error: str) -> None:
     """The attempt never reached Twilio: void it, give the job back to the queue."""
@@ -245,6 +365,9 @@ class Dialer:
     pacer: Pace | None = None
     waiting: int = 0  # claimed here, not yet started (their arrears were read ≤ ~2 s ago)
     placed: int = 0
+    # Calls placed and not yet written (claimed, sid, status, written), and the writer.
+    _placed: list = field(default_factory=list, init=False, repr=False)
+    _recording: asyncio.Task | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
         self.pacer = self.pacer or Pace(self.sessions, name="calls", rate=self.settings.dialer_cps)
@@ -315,11 +438,48 @@ class Dialer:
                               error="Twilio REST unavailable; tried again later")
 
     async def placed_ok(self, claimed: Claimed, sid: str, status) -> None:
+        """The call's SID and row written with every other call placed meanwhile, in one
+        transaction (group commit): returns once this one is written."""
+        done = asyncio.get_running_loop().create_future()
+        self._placed.append((claimed, sid, str(status or "queued"), done))
+        if self._recording is None or self._recording.done():
+            self._recording = asyncio.create_task(self._record_placed())
+        await done
+
+    async def _record_placed(self) -> None:
+        """Writes the calls placed so far, again while more come: at a fast pace, after
+        a short wait (`RECORD_LINGER_SECONDS`) so the next few pace slots' calls join."""
+        while self._placed:
+            if self.batch >= 10:
+                await asyncio.sleep(RECORD_LINGER_SECONDS)
+            batch, self._placed = self._placed, []
+            try:
+                async with self.sessions() as session, session.begin():
+                    await record_placed_many(session, settings=self.settings, now=self.clock(),
+                                             placed=[(c, sid, status) for c, sid, status, _ in batch])
+            except Exception:  # noqa: BLE001 - one bad row must not lose the others
+                log.exception("dialer: recording %s placed calls together failed; one by one",
+                              len(batch))
+                for claimed, sid, status, done in batch:
+                    try:
+                        await self._record_one(claimed, sid, status)
+                    except Exception as exc:  # noqa: BLE001 - the placing task reports it
+                        if not done.done():
+                            done.set_exception(exc)
+                        continue
+                    if not done.done():
+                        done.set_result(None)
+                continue
+            for *_, done in batch:
+                if not done.done():
+                    done.set_result(None)
+
+    async def _record_one(self, claimed: Claimed, sid: str, status: str) -> None:
         async with self.sessions() as session, session.begin():
             attempt = await session.get(Attempt, claimed.attempt_id)
             job = await session.get(OutboundJob, claimed.job_id)
             await record_placed(session, settings=self.settings, attempt=attempt, job=job,
-                                sid=sid, status=str(status or "queued"), now=self.clock())
+                                sid=sid, status=status, now=self.clock())
 
     async def still_open(self, claimed: Claimed) -> bool:
         async with self.sessions() as session:

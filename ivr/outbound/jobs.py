@@ -199,12 +199,15 @@ async def finish_job(session: AsyncSession, job: OutboundJob, *, state: str, out
         await followup.unreached(session, job=job, now=now)
 
 
+# An outbound call's menu choice, by the kind of job that placed it (for the statistics).
+MENU_CHOICE = {"fee_reminder": "fees", "callback": "callback", "follow_up": "follow_up",
+               "escalation": "emergency"}
+
+
 def link_call(call: Call, job: OutboundJob) -> None:
     call.direction = "outbound"
     call.outbound_job_id = job.id
     if job.kind != "callback" and job.resident_id is not None:
         call.resident_id = call.resident_id or job.resident_id
-    call.menu_choice = call.menu_choice or {"fee_reminder": "fees", "callback": "callback",
-                                            "follow_up": "follow_up",
-                                            "escalation": "emergency"}.get(job.kind)
+    call.menu_choice = call.menu_choice or MENU_CHOICE.get(job.kind)
 

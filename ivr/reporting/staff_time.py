@@ -73,10 +73,13 @@ def signed_in_seconds(staff: Staff, events: list[StaffSignIn], *, settings: Sett
 
 
 async def staff_time(session: AsyncSession, *, settings: Settings, start: datetime,
-                     end: datetime, now: datetime) -> dict[str, dict]:
-    """The four figures of each staff member, by phone (the key of `per_staff`)."""
+                     end: datetime, now: datetime,
+                     hotline: dict[str, tuple[int, float]] | None = None) -> dict[str, dict]:
+    """The four figures of each staff member, by phone (the key of `per_staff`).
+    `hotline`: the accepted legs and their talk seconds by phone, when the caller has
+    read the period's legs already (`stats.call_answer_stats`): not read twice."""
     talk = seconds_between(session.bind.dialect.name, Leg.answered_at, Leg.completed_at)
-    legs = {phone: (n, seconds) for phone, n, seconds in (await session.execute(
+    legs = hotline if hotline is not None else {phone: (n, seconds) for phone, n, seconds in (await session.execute(
         select(Leg.phone, func.count(),
                func.sum(case((Leg.completed_at.is_not(None) & Leg.answered_at.is_not(None),
                               talk), else_=0.0)))
