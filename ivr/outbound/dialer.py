@@ -49,6 +49,7 @@ from ivr.outbound.pace import Pace
 from ivr.platform import twilio_rest
 from ivr.platform.clock import Clock
 from ivr.platform.config import Settings
+from ivr.platform.passes import Passes
 from ivr.platform.phones import mask
 from models import Attempt, OutboundJob, Resident
 
@@ -245,6 +246,7 @@ class Dialer:
     pacer: Pace | None = None
     waiting: int = 0  # claimed here, not yet started (their arrears were read ≤ ~2 s ago)
     placed: int = 0
+    passes: Passes = field(default_factory=Passes)  # the loop's passes ended (`run`)
 
     def __post_init__(self) -> None:
         self.pacer = self.pacer or Pace(self.sessions, name="calls", rate=self.settings.dialer_cps)
@@ -474,6 +476,7 @@ class Dialer:
                 raise
             except Exception:
                 log.exception("dialer pass failed; next pass in %ss", poll)
+            await self.passes.finished()
             busy = claimed or self.waiting  # calls waiting for the pace: look again soon
             pause = min(poll, max(0.02, self.pacer.interval * max(1, self.batch // 4))) if busy else poll
             try:
@@ -487,7 +490,7 @@ class Dialer:
 async def background(app):
     """cleanup_ctx of `ivr serve`: the dialer and the SMS sender beside the web server."""
     from ivr.outbound import sms
-    from ivr.platform.resources import CLOCK, SESSIONS, SETTINGS, TWILIO
+    from ivr.platform.resources import CLOCK, DIALER_PASSES, SESSIONS, SETTINGS, TWILIO
 
     missing = twilio_rest.missing_settings(app[SETTINGS])
     if missing:  # e.g. `make run` on a laptop: the hotline works, nothing is dialled
@@ -498,6 +501,7 @@ async def background(app):
                     clock=app[CLOCK])
     sender = sms.Sender(settings=app[SETTINGS], sessions=app[SESSIONS], client=app[TWILIO],
                         clock=app[CLOCK])
+    app[DIALER_PASSES] = dialer.passes
     stop = asyncio.Event()
     tasks = [asyncio.create_task(dialer.run(stop), name="dialer"),
              asyncio.create_task(sender.run(stop), name="sms-sender")]

@@ -16,6 +16,7 @@ from sqlalchemy.engine import make_url
 
 from ivr.app import create_app
 from ivr.people.users import add_user, create_token
+from ivr.platform.resources import WRITER
 from ivr.tools.simulator import call_params
 from models import CallEvent
 from tests.twilio_client import HOTLINE, Twilio, new_sid
@@ -47,14 +48,25 @@ def other_program(settings):
 
 
 async def test_a_webhook_waiting_for_the_lock_does_not_hold_up_the_server(
-        client, caller, other_program):
+        client, caller, other_program, monkeypatch):
+    writer, loop = client.server.app[WRITER], asyncio.get_running_loop()
+    began = asyncio.Event()
+    run = writer.run
+
+    async def noted_run(work, **options):
+        async def noted(sessions):  # on the writer's thread: tell the test's loop
+            loop.call_soon_threadsafe(began.set)
+            return await work(sessions)
+        return await run(noted, **options)
+
+    monkeypatch.setattr(writer, "run", noted_run)
     other_program.hold()
     webhook = asyncio.create_task(caller.dial_in())
-    await asyncio.sleep(0.5)
-    assert not webhook.done()  # the greeting waits for the lock...
+    await asyncio.wait_for(began.wait(), 10)  # its transaction is under way: the lock is held
     page = await client.get("/login")
-    assert page.status == 200  # ...while the server goes on answering
+    assert page.status == 200  # the server goes on answering...
     assert "登录" in await page.text()
+    assert not webhook.done()  # ...while the greeting still waits for the lock
     other_program.release()
     twiml = await asyncio.wait_for(webhook, 10)
     assert twiml.status == 200

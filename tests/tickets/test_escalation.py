@@ -8,6 +8,7 @@ from datetime import timedelta
 from sqlalchemy import select
 
 from ivr.app import create_app
+from ivr.platform.resources import SCHEDULER_PASSES
 from ivr.tickets import escalation, lifecycle, scheduler
 from models import Call, OutboundJob, SmsMessage, Staff, Ticket, TicketHistory
 from tests.conftest import FrozenClock, local
@@ -130,12 +131,10 @@ async def test_the_scheduler_runs_inside_the_server(aiohttp_client, settings, se
     settings = tuned(settings, escalation_interval_seconds=0.05)
     ticket_id = await new_ticket(sessions, settings, category="emergency")
     clock = FrozenClock(T0 + timedelta(minutes=45))
-    await aiohttp_client(create_app(settings, clock=clock, run_scheduler=True))
-    for _ in range(200):
-        async with sessions() as session:
-            if (await session.get(Ticket, ticket_id)).escalation_level == 2:
-                break
-        await asyncio.sleep(0.05)
+    server = await aiohttp_client(create_app(settings, clock=clock, run_scheduler=True))
+    await asyncio.wait_for(server.app[SCHEDULER_PASSES].wait_for(1), 30)
+    async with sessions() as session:
+        assert (await session.get(Ticket, ticket_id)).escalation_level == 2
     assert await notices(sessions) == [(SUPERVISOR, "queued")]
 
 
@@ -145,6 +144,7 @@ async def test_the_scheduler_is_off_unless_asked(client, settings, seed, session
                                  now=T0 - timedelta(hours=3))
     resp = await client.get("/healthz")
     assert resp.status == 200
-    await asyncio.sleep(0.2)
+    assert SCHEDULER_PASSES not in client.server.app  # no loop that could escalate
     async with sessions() as session:
         assert (await session.get(Ticket, ticket_id)).escalation_level == 1
+    assert await notices(sessions) == []
