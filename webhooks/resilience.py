@@ -13,6 +13,7 @@ import logging
 from pathlib import Path
 
 from aiohttp import web
+from sqlalchemy.exc import DBAPIError, InterfaceError
 
 from ivr.people.roster import ROSTER, RosterCache
 from ivr.platform.health import write_problem
@@ -37,9 +38,12 @@ def step_for(app: web.Application, path: str):
 
 
 def outage(exc: BaseException) -> bool:
-    """Another writer held the database too long, or a connection opened while the file
-    was unwritable (reopened on the next try): not the entry's fault."""
-    return (isinstance(exc, (asyncio.TimeoutError, TimeoutError))
+    """Another writer held the database too long, a connection opened while the file
+    was unwritable (reopened on the next try), or the connection itself was lost (a
+    flapping database that answers again by the time we ask): not the entry's fault."""
+    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+        return True
+    return (isinstance(exc, (asyncio.TimeoutError, TimeoutError, OSError, InterfaceError))
             or "database is locked" in str(exc) or is_read_only_error(exc))
 
 
