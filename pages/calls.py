@@ -9,6 +9,7 @@ from aiohttp import web
 from sqlalchemy import select
 
 from ivr.calls.calllog import CallFilter, may_see, search_calls, timeline
+from ivr.people.users import own_staff_id
 from ivr.platform.resources import CLOCK, READER, SETTINGS
 from ivr.reporting import exports
 from ivr.tickets import reports
@@ -35,7 +36,7 @@ def filters_from(request: web.Request) -> tuple[CallFilter, dict]:
     staff_id = number_field(q.get("staff"), "staff")
     user = user_of(request)
     if user.role not in MANAGERS:
-        staff_id = user.staff_id if user.staff_id is not None else -1
+        staff_id = own_staff_id(user)
     f = CallFilter(
         start=datetime.combine(first, time(0), settings.tz),
         end=datetime.combine(last + timedelta(days=1), time(0), settings.tz),

@@ -10,6 +10,7 @@ from aiohttp import web
 from sqlalchemy import select
 
 from ivr.people.sessions import audit
+from ivr.people.users import own_staff_id
 from ivr.platform.resources import CLOCK, SESSIONS, SETTINGS
 from ivr.tickets import lifecycle
 from models import Call, Leg, Resident, Staff, Ticket
@@ -30,7 +31,7 @@ async def ticket_list(request: web.Request) -> web.Response:
     status = q.get("status") if q.get("status") in STATUSES else None
     owner = number_field(q.get("owner"), "owner")
     if user.role not in MANAGERS:
-        owner = user.staff_id if user.staff_id is not None else -1
+        owner = own_staff_id(user)
     async with request.app[SESSIONS]() as session:
         rows = await lifecycle.list_tickets(
             session, settings=settings, start=datetime.combine(first, time(0), settings.tz),
@@ -52,7 +53,8 @@ async def _ticket_for(request: web.Request, session) -> Ticket | web.Response:
     if ticket is None:
         return render(request, "error.html", status=404, code=404, message_key="not_found")
     user = user_of(request)
-    if user.role not in MANAGERS and (user.staff_id is None or ticket.owner_staff_id != user.staff_id):
+    own = own_staff_id(user)
+    if own is not None and ticket.owner_staff_id != own:
         return forbidden(request)
     return ticket
 
