@@ -106,7 +106,7 @@ async def prepare(session: AsyncSession, job: OutboundJob, *, settings: Settings
     if job.kind == "fee_reminder":
         resident = await session.get(Resident, job.resident_id) if job.resident_id else None
         if resident is None or resident.arrears <= 0:
-            job.state, job.outcome, job.updated_at = "skipped", "paid", now
+            job.state, job.outcome, job.updated_at = "skipped", jobs.PAID, now
             return None
         job.phone = resident.phone
     if job.kind == "callback":
