@@ -26,3 +26,4 @@ TWILIO = web.AppKey("twilio", TwilioClient)
 # The background loops' passes, present only while the loop runs (tests wait on them).
 DIALER_PASSES = web.AppKey("dialer_passes", Passes)
 SCHEDULER_PASSES = web.AppKey("scheduler_passes", Passes)
+REPLAY_PASSES = web.AppKey("replay_passes", Passes)  # the journal's background replay
