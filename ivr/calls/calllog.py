@@ -171,7 +171,6 @@ async def search_calls(session: AsyncSession, *, settings: Settings, filters: Ca
     return total or 0, rows
 
 
-
 async def may_see(session: AsyncSession, *, user, call: Call) -> bool:
     """One scope for the pages and the API: supervisors and admins see every call, a staff
     member only the calls that rang them (the same rule as the call log's staff filter)."""

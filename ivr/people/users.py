@@ -30,6 +30,7 @@ def own_staff_id(user: User) -> int | None:
         return None
     return user.staff_id if user.staff_id is not None else NO_STAFF_MEMBER
 
+
 _hasher = PasswordHasher()
 TOKEN_DAYS = 90  # how long a new API token lasts unless `ivr token create --days` says
 MAX_TOKEN_DAYS = 3660
