@@ -5,6 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from ivr.calls import calllog
+from ivr.people.users import own_staff_id
 from ivr.platform.resources import CLOCK, READER, SETTINGS
 from ivr.reporting import live, stats
 
@@ -17,7 +18,7 @@ async def calls(request: web.Request) -> web.Response:
     """Supervisors see every call; a staff member's token, the calls that rang them."""
     user = await api_user(request)
     start, end = date_range(request)
-    own = None if user.role in SUPERVISORS else (user.staff_id or -1)
+    own = own_staff_id(user)
     settings = request.app[SETTINGS]
     async with request.app[READER]() as session:
         rows = await calllog.list_calls(session, settings=settings, start=start, end=end,

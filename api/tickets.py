@@ -17,6 +17,7 @@ from sqlalchemy import select
 
 from ivr.calls import calllog
 from ivr.people.sessions import audit
+from ivr.people.users import own_staff_id
 from ivr.platform.phones import InvalidPhone, normalise
 from ivr.platform.resources import CLOCK, SESSIONS, SETTINGS
 from ivr.platform.storable import storable_json
@@ -86,9 +87,7 @@ def for_role(view: dict, user) -> dict:
 
 def own_only(user) -> int | None:
     """Staff see and resolve their own tickets; supervisors and admins all of them."""
-    if user.role in ("supervisor", "admin"):
-        return None
-    return user.staff_id or -1
+    return own_staff_id(user)
 
 
 async def list_tickets(request: web.Request) -> web.Response:

@@ -9,6 +9,7 @@ from aiohttp import web
 from sqlalchemy import select
 
 from ivr.calls.calllog import STAFF_ROLES, CallFilter, may_see, search_calls, timeline
+from ivr.people.users import own_staff_id
 from ivr.platform.resources import CLOCK, READER, SETTINGS
 from ivr.reporting import exports
 from ivr.tickets import reports
@@ -38,7 +39,7 @@ def filters_from(request: web.Request) -> tuple[CallFilter, dict]:
         raise web.HTTPBadRequest(text=f"staff_as: expected one of {', '.join(STAFF_ROLES)}")
     user = user_of(request)
     if user.role not in MANAGERS:
-        staff_id = user.staff_id if user.staff_id is not None else -1
+        staff_id = own_staff_id(user)
     elif staff_id is not None:
         staff_as = staff_as or "answered"  # the agreed default: the calls the person took
     f = CallFilter(

@@ -10,6 +10,7 @@ from aiohttp import web
 from sqlalchemy import or_, select
 
 from ivr.people.sessions import audit
+from ivr.people.users import own_staff_id
 from ivr.platform.resources import CLOCK, READER, SESSIONS, SETTINGS
 from ivr.platform.storable import storable
 from ivr.tickets import contacts, escalation, lifecycle, search
@@ -48,7 +49,7 @@ def ticket_filters(request: web.Request, *, queue_levels: tuple[int, ...] | None
     owner = number_field(q.get("owner"), "owner")
     user = user_of(request)
     if user.role not in MANAGERS:
-        owner = user.staff_id if user.staff_id is not None else -1
+        owner = own_staff_id(user)
     text = storable(q.get("q") or "").strip()[:50] or None
     f = search.TicketFilter(
         start=datetime.combine(first, time(0), settings.tz) if first else None,
@@ -112,7 +113,8 @@ async def _ticket_for(request: web.Request, session) -> Ticket | web.Response:
     if ticket is None:
         return render(request, "error.html", status=404, code=404, message_key="not_found")
     user = user_of(request)
-    if user.role not in MANAGERS and (user.staff_id is None or ticket.owner_staff_id != user.staff_id):
+    own = own_staff_id(user)
+    if own is not None and ticket.owner_staff_id != own:
         return forbidden(request)
     return ticket
 

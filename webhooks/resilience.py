@@ -13,12 +13,14 @@ import logging
 from pathlib import Path
 
 from aiohttp import web
+from sqlalchemy.exc import DBAPIError, InterfaceError
 
 from ivr.people.roster import ROSTER, RosterCache
 from ivr.platform.health import write_problem
 from ivr.platform.hotline import Hotline
 from ivr.platform.journal import DatabaseUnavailable, Entry, Journal
-from ivr.platform.resources import JOURNAL, READER, SCRIPTS, SETTINGS, WRITER
+from ivr.platform.passes import Passes
+from ivr.platform.resources import JOURNAL, READER, REPLAY_PASSES, SCRIPTS, SETTINGS, WRITER
 from models.db import is_read_only_error, is_sqlite, sqlite_write_problem
 
 log = logging.getLogger(__name__)
@@ -37,9 +39,12 @@ def step_for(app: web.Application, path: str):
 
 
 def outage(exc: BaseException) -> bool:
-    """Another writer held the database too long, or a connection opened while the file
-    was unwritable (reopened on the next try): not the entry's fault."""
-    return (isinstance(exc, (asyncio.TimeoutError, TimeoutError))
+    """Another writer held the database too long, a connection opened while the file
+    was unwritable (reopened on the next try), or the connection itself was lost (a
+    flapping database that answers again by the time we ask): not the entry's fault."""
+    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+        return True
+    return (isinstance(exc, (asyncio.TimeoutError, TimeoutError, OSError, InterfaceError))
             or "database is locked" in str(exc) or is_read_only_error(exc))
 
 
@@ -98,12 +103,14 @@ async def _loop(app: web.Application, *, at_once: bool) -> None:
             await catch_up(app)
         except Exception:
             log.exception("journal replay pass failed")
+        await app[REPLAY_PASSES].finished()
 
 
 async def journal_and_roster(app: web.Application):
     settings = app[SETTINGS]
     directory = Path(settings.journal_dir)
     app[JOURNAL] = Journal(directory)
+    app[REPLAY_PASSES] = Passes()
     app[ROSTER] = RosterCache(directory / "roster.json")
     if is_sqlite(settings.database_url):
         problem = sqlite_write_problem(settings.database_url)

@@ -10,6 +10,7 @@ from datetime import datetime
 from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from ivr.people.users import own_staff_id
 from ivr.platform.config import Settings
 from models import Call, CallEvent, Campaign, Leg, OutboundJob, Resident, Ticket
 
@@ -217,20 +218,16 @@ async def search_calls(session: AsyncSession, *, settings: Settings, filters: Ca
     return total or 0, rows
 
 
-MANAGER_ROLES = ("supervisor", "admin")
-
-
 async def may_see(session: AsyncSession, *, user, call: Call) -> bool:
     """One scope for the pages and the API: supervisors and admins see every call, a staff
     member only the calls that rang them (the same rule as the call log's staff filter)."""
-    if user.role in MANAGER_ROLES:
+    own = own_staff_id(user)
+    if own is None:
         return True
-    if user.staff_id is None:
-        return False
-    if call.answered_by_staff_id == user.staff_id:
+    if call.answered_by_staff_id == own:
         return True
     rung = await session.scalar(select(Leg.id).where(Leg.call_id == call.id,
-                                                     Leg.staff_id == user.staff_id).limit(1))
+                                                     Leg.staff_id == own).limit(1))
     return rung is not None
 
 

@@ -21,6 +21,7 @@ from ivr.calls import transfer
 from ivr.calls.records import TERMINAL_STATUSES, apply_call_status, get_or_create_call
 from ivr.outbound.jobs import (
     DONE_RESULTS,
+    PAID,
     STAFF_MISS,
     STAFF_RETRY_MINUTES,
     counted_attempts,
@@ -40,7 +41,7 @@ log = logging.getLogger(__name__)
 
 RESULT_LABELS = {"reached": "已接通", "message_left": "已语音留言", "busy": "忙线",
                  "no-answer": "无人接听", "failed": "呼叫失败", "canceled": "已取消",
-                 "machine": "语音信箱", STAFF_MISS: "值班人员未接听，改由下一位拨打"}
+                 "machine": "语音信箱", PAID: "已缴清", STAFF_MISS: "值班人员未接听，改由下一位拨打"}
 REPEAT_KEY, PERSON_KEY, ACCEPT_KEY = "1", "0", "1"
 
 
@@ -124,13 +125,21 @@ async def answer(session: AsyncSession, hotline: "Hotline", *, query: Mapping[st
 async def fee_reminder(session: AsyncSession, hotline: "Hotline", *, job: OutboundJob,
                        attempt: Attempt, machine: bool) -> VoiceResponse:
     """催缴: address and amount, politely; 1 hear it again, 0 a person. A machine gets
-    the short message (AMD waited for the beep)."""
+    the short message (AMD waited for the beep).
+
+    The arrears are read now, as the phone is answered: a household that paid after the
+    call was placed (the residents file imported with its new arrears) is thanked, by a
+    person or on a machine, and never told an amount; the job ends as `paid`."""
     resident = await session.get(Resident, job.resident_id) if job.resident_id else None
     speaker = hotline.speaker("zh")
     response = VoiceResponse()
     company = hotline.settings.company_name
     if resident is None:
         return hang_up()
+    if resident.arrears <= 0:
+        attempt.result = PAID
+        speaker.say(response, "outbound_fee_paid", company=company, resident_name=resident.name)
+        return hang_up(response)
     amount = yuan(resident.arrears)
     if machine:
         attempt.result = "message_left"
@@ -138,9 +147,6 @@ async def fee_reminder(session: AsyncSession, hotline: "Hotline", *, job: Outbou
                     amount=amount, hotline=spaced(hotline.settings.hotline_number))
         return hang_up(response)
     attempt.result = "reached"
-    if resident.arrears <= 0:
-        speaker.say(response, "outbound_fee_paid", company=company, resident_name=resident.name)
-        return hang_up(response)
     gather = response.gather(num_digits=1, action=attempt_url(hotline, "/twilio/outbound-key", job, attempt),
                              method="POST", timeout=hotline.settings.gather_timeout_seconds,
                              input="dtmf")
@@ -311,6 +317,9 @@ async def settle_attempt(session: AsyncSession, *, settings: Settings, job: Outb
             action="callback_attempt",
             detail=f"第{attempt.number}次回电：{RESULT_LABELS.get(result, result)}"))
     if job.state != "dialing":
+        return
+    if result == PAID:  # paid after the call was placed: as if paid before it
+        await finish_job(session, job, state="skipped", outcome=PAID, now=now)
         return
     if result in DONE_RESULTS:
         await finish_job(session, job, state="done", outcome=result, now=now)

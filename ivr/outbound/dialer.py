@@ -49,6 +49,7 @@ from ivr.outbound.pace import Pace
 from ivr.platform import twilio_rest
 from ivr.platform.clock import Clock
 from ivr.platform.config import Settings
+from ivr.platform.passes import Passes
 from ivr.platform.phones import mask, normalise_or_none
 from models import Attempt, Call, Campaign, OutboundJob, Resident
 from models.db import insert_for
@@ -131,7 +132,7 @@ async def prepare(session: AsyncSession, job: OutboundJob, *, settings: Settings
     if job.kind == "fee_reminder":
         resident = await session.get(Resident, job.resident_id) if job.resident_id else None
         if resident is None or resident.arrears <= 0:
-            job.state, job.outcome, job.updated_at = "skipped", "paid", now
+            job.state, job.outcome, job.updated_at = "skipped", jobs.PAID, now
             return None
         job.phone = resident.phone
     if job.kind == "callback":
@@ -368,6 +369,7 @@ class Dialer:
     # Calls placed and not yet written (claimed, sid, status, written), and the writer.
     _placed: list = field(default_factory=list, init=False, repr=False)
     _recording: asyncio.Task | None = field(default=None, init=False, repr=False)
+    passes: Passes = field(default_factory=Passes)  # the loop's passes ended (`run`)
 
     def __post_init__(self) -> None:
         self.pacer = self.pacer or Pace(self.sessions, name="calls", rate=self.settings.dialer_cps)
@@ -634,6 +636,7 @@ class Dialer:
                 raise
             except Exception:
                 log.exception("dialer pass failed; next pass in %ss", poll)
+            await self.passes.finished()
             busy = claimed or self.waiting  # calls waiting for the pace: look again soon
             pause = min(poll, max(0.02, self.pacer.interval * max(1, self.batch // 4))) if busy else poll
             try:
@@ -647,7 +650,7 @@ class Dialer:
 async def background(app):
     """cleanup_ctx of `ivr serve`: the dialer and the SMS sender beside the web server."""
     from ivr.outbound import sms
-    from ivr.platform.resources import CLOCK, SESSIONS, SETTINGS, TWILIO
+    from ivr.platform.resources import CLOCK, DIALER_PASSES, SESSIONS, SETTINGS, TWILIO
 
     missing = twilio_rest.missing_settings(app[SETTINGS])
     if missing:  # e.g. `make run` on a laptop: the hotline works, nothing is dialled
@@ -658,6 +661,7 @@ async def background(app):
                     clock=app[CLOCK])
     sender = sms.Sender(settings=app[SETTINGS], sessions=app[SESSIONS], client=app[TWILIO],
                         clock=app[CLOCK])
+    app[DIALER_PASSES] = dialer.passes
     stop = asyncio.Event()
     tasks = [asyncio.create_task(dialer.run(stop), name="dialer"),
              asyncio.create_task(sender.run(stop), name="sms-sender")]

@@ -24,6 +24,9 @@ RETRY_RESULTS = {"busy", "no-answer", "failed", "canceled", "machine", "unanswer
 DONE_RESULTS = {"reached", "message_left"}
 
 
+PAID = "paid"  # a fee reminder's household owes nothing now: the job ends, thanked or not called
+
+
 STAFF_MISS = "staff_unavailable"
 
 

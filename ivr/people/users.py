@@ -18,6 +18,19 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from models import ApiToken, User
 from models.user import ROLES
 
+MANAGER_ROLES = ("supervisor", "admin")
+NO_STAFF_MEMBER = -1  # an id no staff member has
+
+
+def own_staff_id(user: User) -> int | None:
+    """Whose calls and tickets a user sees: everyone's (None) for supervisors and admins,
+    else their own staff member's. A staff user linked to no staff member sees no one's,
+    never everyone's: the API, the pages and the exports all ask here."""
+    if user.role in MANAGER_ROLES:
+        return None
+    return user.staff_id if user.staff_id is not None else NO_STAFF_MEMBER
+
+
 _hasher = PasswordHasher()
 TOKEN_DAYS = 90  # how long a new API token lasts unless `ivr token create --days` says
 MAX_TOKEN_DAYS = 3660

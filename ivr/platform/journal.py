@@ -154,7 +154,8 @@ class Journal:
                 try:
                     left, applied, stopped = await replay_entries(entries, apply, self.directory)
                 except asyncio.CancelledError:  # shutting down: keep what was not applied
-                    segment.rewrite([e for e in entries if not e.applied])
+                    # (nor set aside already: a dead letter is not replayed twice)
+                    segment.rewrite([e for e in entries if not e.applied and e.tries < MAX_TRIES])
                     raise
                 done += applied
                 if left:

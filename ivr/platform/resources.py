@@ -9,6 +9,7 @@ from twilio.rest import Client as TwilioClient
 from ivr.platform.clock import Clock
 from ivr.platform.config import Settings
 from ivr.platform.journal import Journal
+from ivr.platform.passes import Passes
 from ivr.platform.scripts import CallScripts
 from models.writer import Writer
 
@@ -22,3 +23,7 @@ SCRIPTS = web.AppKey("scripts", CallScripts)
 CLOCK = web.AppKey("clock", Clock)
 JOURNAL = web.AppKey("journal", Journal)
 TWILIO = web.AppKey("twilio", TwilioClient)
+# The background loops' passes, present only while the loop runs (tests wait on them).
+DIALER_PASSES = web.AppKey("dialer_passes", Passes)
+SCHEDULER_PASSES = web.AppKey("scheduler_passes", Passes)
+REPLAY_PASSES = web.AppKey("replay_passes", Passes)  # the journal's background replay

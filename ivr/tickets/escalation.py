@@ -19,7 +19,7 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ivr.platform.config import Settings
@@ -51,11 +51,21 @@ def sms_body(ticket: Ticket, *, settings: Settings, level: int, reason: str) -> 
 
 async def escalate(session: AsyncSession, *, settings: Settings, ticket: Ticket, now: datetime,
                    level: int, actor: str, reason: str) -> list[contacts.Contact]:
-    """Raise the ticket to `level` (never lower it), give it a new due time, notify that
-    level by SMS (and by phone if urgent), and log the step. Returns who was notified."""
-    level = max(1, min(MAX_LEVEL, level))
+    """Raise the ticket to `level` (never lower it), give it a new due time, notify the
+    level it is at by SMS (and by phone if urgent), and log the step. Returns who was
+    notified.
+
+    A ticket already above `level` (a 不满意 answer asks for the supervisor, level 2, on
+    a ticket the deputy general manager holds) stays where it is, and it is that level
+    that is told. The raise is one UPDATE, so a writer holding an older copy of the
+    ticket cannot bring the level back down."""
     old = ticket.escalation_level
-    ticket.escalation_level = max(old, level)
+    level = max(1, min(MAX_LEVEL, level), old)
+    await session.execute(update(Ticket).where(Ticket.id == ticket.id,
+                                               Ticket.escalation_level < level)
+                          .values(escalation_level=level))
+    await session.refresh(ticket, ["escalation_level"])
+    level = ticket.escalation_level
     ticket.escalated_at = now
     ticket.due_at = now + timedelta(minutes=lifecycle.due_minutes(ticket.category, settings=settings))
     people = await contacts.at_level(session, settings=settings, level=level)

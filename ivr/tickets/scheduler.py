@@ -17,6 +17,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ivr.platform.config import Settings
+from ivr.platform.passes import Passes
 from ivr.tickets import escalation, followup, reports
 
 log = logging.getLogger(__name__)
@@ -41,10 +42,11 @@ async def run_once(session: AsyncSession, *, settings: Settings, now: datetime) 
 
 async def background(app: web.Application):
     """cleanup_ctx: a pass every `IVR_ESCALATION_INTERVAL_SECONDS` (0 turns it off)."""
-    from ivr.platform.resources import CLOCK, SESSIONS, SETTINGS
+    from ivr.platform.resources import CLOCK, SCHEDULER_PASSES, SESSIONS, SETTINGS
 
     settings = app[SETTINGS]
     interval = settings.escalation_interval_seconds
+    passes = Passes()
 
     async def loop() -> None:
         while True:
@@ -57,9 +59,13 @@ async def background(app: web.Application):
                 raise
             except Exception:
                 log.exception("scheduler pass failed; next pass in %ss", interval)
+            await passes.finished()
             await asyncio.sleep(interval)
 
-    task = asyncio.create_task(loop(), name="ticket-scheduler") if interval > 0 else None
+    task = None
+    if interval > 0:
+        app[SCHEDULER_PASSES] = passes
+        task = asyncio.create_task(loop(), name="ticket-scheduler")
     yield
     if task is not None:
         task.cancel()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime, timedelta
 
 import pytest
 from sqlalchemy import select
@@ -11,7 +10,6 @@ from sqlalchemy import select
 from ivr.cli import main
 from ivr.outbound import campaigns
 from models import Campaign, OutboundJob, Resident
-from tests.conftest import SHANGHAI
 from tests.fake_twilio import fake_twilio, outbound, outbound_settings  # noqa: F401
 
 RESIDENTS = [("李阿姨", "13900000001", "3栋2单元501", "1280.50"),
@@ -42,15 +40,16 @@ async def test_remind_fees_queues_every_household_in_arrears_and_the_report_show
         outbound, seed, monkeypatch, tmp_path, capsys):
     await seed.residents(RESIDENTS)
     cli_env(monkeypatch, tmp_path, outbound.settings, outbound.fake.url)
+    monkeypatch.setattr("ivr.outbound_cli.utcnow", outbound.clock)  # the command on the app's clock
     assert await run_cli(["remind-fees", "--created-by", "张主管"]) == 0
     assert "2 households in arrears queued" in capsys.readouterr().out
     async with outbound.sessions() as session:
         phones = sorted((await session.scalars(select(OutboundJob.phone))).all())
     assert phones == ["+8613900000001", "+8613900000002"]
 
-    # the command stamps jobs with the real time: the frozen clock moves to the next morning
-    tomorrow = datetime.now(SHANGHAI) + timedelta(days=1)
-    outbound.clock.set(tomorrow.replace(hour=10, minute=0, second=0, microsecond=0))
+    async with outbound.sessions() as session:
+        queued = set((await session.scalars(select(OutboundJob.created_at))).all())
+    assert queued == {outbound.clock()}                 # 10:00, inside calling hours: due now
     await outbound.dialer().run_until_idle()
     li, wang = sorted(outbound.calls(), key=lambda c: c.call["to"])
     await li.answer(outbound.clock(), answered_by="human")

@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 from ivr.outbound import campaigns, jobs
 from ivr.outbound import dialer as dialing
 from ivr.outbound.pace import Pace
+from ivr.platform.resources import DIALER_PASSES
 from models import Attempt, Call, OutboundJob
 from tests.conftest import local
 from tests.fake_twilio import fake_twilio, outbound, outbound_settings, second_sessions  # noqa: F401
@@ -229,10 +230,7 @@ async def test_a_dialer_that_crashed_mid_request_is_recovered_without_a_second_c
     crashed = outbound.dialer()
     [claimed] = await crashed.claim_batch(now=outbound.clock())
     task = asyncio.create_task(crashed.place(claimed))
-    for _ in range(200):
-        if outbound.fake.calls:
-            break
-        await asyncio.sleep(0.01)
+    await outbound.fake.wait_for_call(count=1, timeout=10)
     task.cancel()                                  # Twilio created the call; we never heard
     [attempt] = await attempts(outbound)
     assert attempt.call_sid is None and attempt.state == "intent"
@@ -275,10 +273,17 @@ async def test_two_dialers_share_one_pace_for_the_account(outbound, second_sessi
 async def test_a_429_holds_back_the_other_dialers_too(outbound, second_sessions):
     await queue_reminders(outbound, 1)
     outbound.fake.fail_next(1, status=429, code=20429, message="Too Many Requests")
-    first = asyncio.create_task(outbound.dialer(dialer_backoff_seconds=1).run_until_idle())
-    while not outbound.fake.creates():
-        await asyncio.sleep(0.01)
-    await asyncio.sleep(0.1)                         # the refusal is in; its back-off runs
+    refused_here = outbound.dialer(dialer_backoff_seconds=1)
+    backed_off = asyncio.Event()
+    back_off = refused_here.pacer.back_off
+
+    async def noted_back_off(seconds: float) -> None:
+        await back_off(seconds)
+        backed_off.set()
+
+    refused_here.pacer.back_off = noted_back_off
+    first = asyncio.create_task(refused_here.run_until_idle())
+    await asyncio.wait_for(backed_off.wait(), 10)    # the refusal is in; its back-off runs
     async with outbound.sessions() as session, session.begin():
         for i in range(3):
             await jobs.queue_job(session, kind="escalation", phone=f"+86137{i:08d}",
@@ -356,14 +361,12 @@ async def test_the_server_runs_the_dialer_unless_told_not_to(aiohttp_client, out
     async with sessions() as session, session.begin():
         await jobs.queue_job(session, kind="escalation", phone="+8613700000001", now=clock())
     quiet = await aiohttp_client(create_app(settings, clock=clock))
-    await asyncio.sleep(0.3)
-    assert fake_twilio.creates() == []               # tests and --no-dialer: no loop
+    assert DIALER_PASSES not in quiet.app            # tests and --no-dialer: no loop
     await quiet.close()
+    assert fake_twilio.requests == []
     server = await aiohttp_client(create_app(settings, clock=clock, run_dialer=True))
-    for _ in range(100):
-        if fake_twilio.creates():
-            break
-        await asyncio.sleep(0.05)
+    await asyncio.wait_for(server.app[DIALER_PASSES].wait_for(1), 30)
+    await fake_twilio.wait_for_call("+8613700000001")  # placed by the loop's first pass
     assert [r.form["To"] for r in fake_twilio.creates()] == ["+8613700000001"]
     await server.close()                              # the loop stops with the server
 
@@ -402,10 +405,7 @@ async def test_ivr_dialer_runs_alone_until_sigterm(outbound, tmp_path):
         sys.executable, "-m", "ivr.cli", "dialer", env=env, cwd=tmp_path,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
     try:
-        for _ in range(300):
-            if outbound.fake.creates():
-                break
-            await asyncio.sleep(0.05)
+        await outbound.fake.wait_for_call(count=1, timeout=30)
         assert [r.form["To"] for r in outbound.fake.creates()] == ["+8613700000001"]
     finally:
         proc.send_signal(signal.SIGTERM)
@@ -414,13 +414,29 @@ async def test_ivr_dialer_runs_alone_until_sigterm(outbound, tmp_path):
     assert "1 calls placed" in out.decode()
 
 
-async def test_without_twilio_credentials_the_server_runs_and_dials_nothing(aiohttp_client,
-                                                                             settings, clock):
+async def test_without_twilio_credentials_the_server_runs_and_dials_nothing(
+        aiohttp_client, outbound_settings, fake_twilio, sessions, clock, caplog):
+    """`make run` on a laptop: the hotline answers, and a job that is due is not dialled
+    (the REST API, here the fake, hears nothing) until credentials are set."""
     from ivr.app import create_app
 
-    bare = settings.model_copy(update={"twilio_account_sid": ""})
-    server = await aiohttp_client(create_app(bare, clock=clock, run_dialer=True))
+    async with sessions() as session, session.begin():
+        await jobs.queue_job(session, kind="escalation", phone="+8613700000001", now=clock())
+    bare = outbound_settings.model_copy(update={"twilio_account_sid": "",
+                                                "dialer_poll_seconds": 0.05})
+    with caplog.at_level("WARNING", logger="ivr.outbound.dialer"):
+        server = await aiohttp_client(create_app(bare, clock=clock, run_dialer=True))
+    assert "not started: TWILIO_ACCOUNT_SID not set" in caplog.text
     assert (await server.get("/healthz")).status == 200
+    assert DIALER_PASSES not in server.app           # no loop that could dial
+    # the same server with credentials: its first pass dials the job; the bare one none
+    dialling = await aiohttp_client(create_app(bare.model_copy(update={
+        "twilio_account_sid": outbound_settings.twilio_account_sid}), clock=clock, run_dialer=True))
+    await asyncio.wait_for(dialling.app[DIALER_PASSES].wait_for(1), 30)
+    await fake_twilio.wait_for_call(count=1)
+    assert {r.path for r in fake_twilio.requests} <= {
+        f"/2010-04-01/Accounts/{outbound_settings.twilio_account_sid}/Calls.json"}
+    await dialling.close()
     await server.close()
 
 

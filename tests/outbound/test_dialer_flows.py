@@ -325,3 +325,38 @@ async def test_two_dialers_give_a_callback_ticket_one_job_and_one_call(outbound,
     async with outbound.sessions() as session:
         assert await session.scalar(select(func.count()).select_from(OutboundJob)) == 1
     assert len(outbound.fake.creates()) == 1
+
+
+async def test_a_reminder_answered_after_the_household_paid_thanks_them_not_the_arrears(
+        outbound, seed):
+    """李阿姨 pays at the desk (the residents file imported again with her arrears 0) while
+    her reminder is already ringing: she is thanked, never told an amount, and the
+    campaign counts her as paid, not as a household reminded of arrears."""
+    await seed.residents([LI])
+    campaign_id = await start_campaign(outbound)
+    await outbound.dialer().run_once()
+    [call] = outbound.calls()
+    await seed.residents([(LI[0], LI[1], LI[2], "0")])    # paid while the phone rang
+    twiml = await call.answer(outbound.clock(), answered_by="human")
+    assert "已经缴清" in twiml.spoken and "感谢" in twiml.spoken
+    assert "尚欠" not in twiml.spoken and "元" not in twiml.spoken
+    assert twiml.find("Gather") is None and twiml.root[-1].tag == "Hangup"
+    await call.end("completed", outbound.clock(), duration=10)
+    data = await campaigns_report(outbound, campaign_id)
+    assert data["paid_meanwhile"] == 1 and data["households_in_arrears"] == 0
+    assert data["reached"] == 0 and data["not_reached"] == [] and data["pending"] == 0
+    assert await outbound.dialer().run_once() == 0         # and she is not called again
+
+
+async def test_an_answering_machine_after_the_household_paid_is_not_told_of_arrears(outbound, seed):
+    await seed.residents([LI])
+    campaign_id = await start_campaign(outbound)
+    await outbound.dialer().run_once()
+    [call] = outbound.calls()
+    await seed.residents([(LI[0], LI[1], LI[2], "0")])
+    twiml = await call.answer(outbound.clock(), answered_by="machine_end_beep")
+    assert "尚欠" not in twiml.spoken and "0.00" not in twiml.spoken
+    assert "已经缴清" in twiml.spoken
+    await call.end("completed", outbound.clock(), duration=10)
+    data = await campaigns_report(outbound, campaign_id)
+    assert data["paid_meanwhile"] == 1 and data["message_left"] == 0

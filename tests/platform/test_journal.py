@@ -80,3 +80,103 @@ async def test_an_entry_that_keeps_failing_goes_to_the_dead_letters_never_droppe
     kept = json.loads(journal.dead_letter_path.read_text(encoding="utf-8"))
     assert kept["token"] == "idem:0" and kept["tries"] == MAX_TRIES
     journal.close()
+
+
+class FlappingDatabase:
+    """A database that takes entries while `budget` lasts (None: for ever), then is away."""
+
+    def __init__(self) -> None:
+        self.budget: int | None = 0
+        self.landed: list[str] = []
+        self.refuse_once: set[str] = set()  # entries refused once for their own fault
+
+    async def apply(self, e: Entry) -> None:
+        if self.budget is not None:
+            if self.budget == 0:
+                raise DatabaseUnavailable("connection refused")
+            self.budget -= 1
+        if e.token in self.refuse_once:
+            self.refuse_once.discard(e.token)
+            raise ValueError("deadlock detected")
+        self.landed.append(e.token)
+
+
+def journaled(journal: Journal) -> list[str]:
+    """The tokens the journal's files still hold, in file order."""
+    tokens = []
+    for path in sorted(journal.directory.glob("journal-*.jsonl")):
+        tokens += [json.loads(line)["token"] for line in path.read_text(encoding="utf-8").splitlines()]
+    return tokens
+
+
+async def test_a_replay_across_a_flapping_database_lands_every_entry_exactly_once(tmp_path):
+    """Down, up for one entry, down again, up: every entry Twilio was told we received
+    lands once, in order, and until it lands it is still in the journal's files."""
+    journal = Journal(tmp_path)
+    database = FlappingDatabase()
+    database.refuse_once.add("idem:2")
+    for n in range(4):
+        await journal.append(entry(n))
+
+    assert await journal.replay(database.apply) == 0            # down
+    assert sorted(journaled(journal)) == ["idem:0", "idem:1", "idem:2", "idem:3"]
+    await journal.append(entry(4))                              # a webhook meanwhile
+
+    database.budget = 1                                         # up for one entry, then down
+    assert await journal.replay(database.apply) == 1
+    assert database.landed == ["idem:0"]
+    assert sorted(journaled(journal)) == ["idem:1", "idem:2", "idem:3", "idem:4"]
+    assert journal.pending() == 4
+
+    database.budget = 2                                         # up for two: 1 lands, 2 refused, down
+    assert await journal.replay(database.apply) == 1
+    await journal.append(entry(5))
+    assert database.landed == ["idem:0", "idem:1"]
+    assert sorted(journaled(journal)) == ["idem:2", "idem:3", "idem:4", "idem:5"]
+
+    database.budget = 0                                         # down again
+    assert await journal.replay(database.apply) == 0
+    assert journal.pending() == 4
+
+    database.budget = None                                      # up for good
+    assert await journal.replay(database.apply) == 4
+    assert database.landed == [f"idem:{n}" for n in range(6)]
+    assert journaled(journal) == [] and journal.pending() == 0
+    assert journal.dead_letters() == 0
+    assert await journal.replay(database.apply) == 0            # nothing lands twice
+    journal.close()
+
+
+async def test_a_replay_cut_short_by_shutdown_keeps_what_did_not_land(tmp_path):
+    """The server stops in the middle of a replay: what landed is gone from the journal,
+    the rest is still there for the next start, and nothing is set aside twice."""
+    journal = Journal(tmp_path)
+    for n in range(3):
+        await journal.append(entry(n))
+    landed: list[str] = []
+    stopping = asyncio.Event()
+
+    async def stops_after_first(e: Entry) -> None:
+        if landed:
+            stopping.set()
+            await asyncio.Event().wait()  # the database is slow; the server stops meanwhile
+        landed.append(e.token)
+
+    replay = asyncio.create_task(journal.replay(stops_after_first))
+    await stopping.wait()
+    replay.cancel()
+    try:
+        await replay
+    except asyncio.CancelledError:
+        pass
+    assert landed == ["idem:0"]
+    assert journaled(journal) == ["idem:1", "idem:2"]
+    journal.close()
+    again = Journal(tmp_path)                   # the next start adopts the file
+    assert await again.replay(lambda e: _land(landed, e)) == 2
+    assert landed == ["idem:0", "idem:1", "idem:2"]
+    again.close()
+
+
+async def _land(landed: list[str], e: Entry) -> None:
+    landed.append(e.token)

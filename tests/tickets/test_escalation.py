@@ -8,6 +8,7 @@ from datetime import timedelta
 from sqlalchemy import select
 
 from ivr.app import create_app
+from ivr.platform.resources import SCHEDULER_PASSES
 from ivr.tickets import escalation, lifecycle, scheduler
 from models import Call, OutboundJob, SmsMessage, Staff, Ticket, TicketHistory
 from tests.conftest import FrozenClock, local
@@ -130,12 +131,10 @@ async def test_the_scheduler_runs_inside_the_server(aiohttp_client, settings, se
     settings = tuned(settings, escalation_interval_seconds=0.05)
     ticket_id = await new_ticket(sessions, settings, category="emergency")
     clock = FrozenClock(T0 + timedelta(minutes=45))
-    await aiohttp_client(create_app(settings, clock=clock, run_scheduler=True))
-    for _ in range(200):
-        async with sessions() as session:
-            if (await session.get(Ticket, ticket_id)).escalation_level == 2:
-                break
-        await asyncio.sleep(0.05)
+    server = await aiohttp_client(create_app(settings, clock=clock, run_scheduler=True))
+    await asyncio.wait_for(server.app[SCHEDULER_PASSES].wait_for(1), 30)
+    async with sessions() as session:
+        assert (await session.get(Ticket, ticket_id)).escalation_level == 2
     assert await notices(sessions) == [(SUPERVISOR, "queued")]
 
 
@@ -145,6 +144,45 @@ async def test_the_scheduler_is_off_unless_asked(client, settings, seed, session
                                  now=T0 - timedelta(hours=3))
     resp = await client.get("/healthz")
     assert resp.status == 200
-    await asyncio.sleep(0.2)
+    assert SCHEDULER_PASSES not in client.server.app  # no loop that could escalate
     async with sessions() as session:
         assert (await session.get(Ticket, ticket_id)).escalation_level == 1
+    assert await notices(sessions) == []
+
+
+async def test_a_ticket_at_the_top_level_stays_there_when_reopened_by_a_dissatisfied_resident(
+        sessions, settings, seed):
+    """The level never goes down: a 不满意 answer escalates to the supervisor (level 2),
+    but a ticket the deputy general manager (level 3) already holds stays with them, and
+    it is they who are told, not the supervisor as if it had gone down a level."""
+    from ivr.tickets import survey
+
+    await seed.staff(STAFF)
+    settings = tuned(settings)
+    ticket_id = await new_ticket(sessions, settings, category="emergency",
+                                 resident_phone="+8613900000001", description="3栋地下室水管爆裂")
+    await run_pass(sessions, settings, T0 + timedelta(minutes=30))
+    await run_pass(sessions, settings, T0 + timedelta(minutes=60))
+    told_before = len(await notices(sessions))
+    later = T0 + timedelta(hours=3)
+    async with sessions() as session, session.begin():
+        ticket = await session.get(Ticket, ticket_id)
+        assert ticket.escalation_level == 3
+        await lifecycle.resolve(session, settings=settings, ticket=ticket, actor="王小姐",
+                                now=later, note="已更换水管")
+    async with sessions() as session, session.begin():
+        ticket = await session.get(Ticket, ticket_id)
+        await survey.record(session, settings=settings, ticket=ticket,
+                            satisfaction="dissatisfied", actor="回访", now=later + timedelta(hours=1))
+    await run_pass(sessions, settings, later + timedelta(hours=5))  # and a later pass
+    async with sessions() as session:
+        ticket = await session.get(Ticket, ticket_id)
+        sms = (await session.scalars(select(SmsMessage).where(
+            SmsMessage.purpose == escalation.SMS_PURPOSE).order_by(SmsMessage.id))).all()
+        step = (await session.scalars(select(TicketHistory).where(
+            TicketHistory.action == "escalated").order_by(TicketHistory.id.desc()))).first()
+    assert ticket.status == "reopened" and ticket.escalation_level == 3
+    told = sms[told_before:]
+    assert [m.to for m in told] == [DEPUTY]
+    assert "主管副总经理" in told[0].body and "客服主管" not in told[0].body
+    assert "(3) → 主管副总经理(3)" in step.detail

@@ -24,6 +24,7 @@ async def test_kill_9_loses_no_acknowledged_webhook(tmp_path, database_url, sess
     acknowledged: list[str] = []
     tokens = itertools.count()
     stop = asyncio.Event()
+    loaded = asyncio.Event()  # 200 webhooks acknowledged: time for the kill
 
     async def one_caller(http: aiohttp.ClientSession) -> None:
         while not stop.is_set():
@@ -41,13 +42,14 @@ async def test_kill_9_loses_no_acknowledged_webhook(tmp_path, database_url, sess
                         await resp.read()
                         if resp.status == 200:
                             acknowledged.append(token)
+                            if len(acknowledged) >= 200:
+                                loaded.set()
                 except (aiohttp.ClientError, asyncio.TimeoutError):
                     return
 
     async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)) as http:
         callers = [asyncio.create_task(one_caller(http)) for _ in range(20)]
-        while len(acknowledged) < 200:
-            await asyncio.sleep(0.05)
+        await asyncio.wait_for(loaded.wait(), 120)
         server.kill()
         stop.set()
         await asyncio.gather(*callers)

@@ -20,7 +20,7 @@ from sqlalchemy import func, select
 from ivr.app import create_app
 from ivr.people.users import add_user
 from ivr.platform.journal import Entry, Journal
-from ivr.platform.resources import JOURNAL
+from ivr.platform.resources import JOURNAL, REPLAY_PASSES
 from models import Call, CallEvent
 from models.db import sqlite_path
 from tests.twilio_client import Caller, Twilio
@@ -66,15 +66,6 @@ def same_site(client) -> dict:
     return {"Origin": str(client.make_url("/")).rstrip("/")}
 
 
-async def until(condition, *, seconds: float = 10) -> None:
-    """Wait for a background task to bring the condition about (checked every 50 ms)."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + seconds
-    while not await condition():
-        assert loop.time() < deadline, "the condition never came true"
-        await asyncio.sleep(0.05)
-
-
 @contextmanager
 def quick_replay(settings):
     yield settings.model_copy(update={"journal_replay_seconds": 0.05})
@@ -102,11 +93,11 @@ async def test_a_server_started_on_an_unwritable_file_recovers_when_it_is_writab
     assert login.status == 503
     assert "稍后" in await login.text()
 
+    passes = app[REPLAY_PASSES].count
     database_file.unlock()
-
-    async def drained() -> bool:
-        return app[JOURNAL].pending() == 0
-    await until(drained)  # by itself: nobody restarts anything
+    # by itself, nobody restarting anything: the first replay pass begun after the unlock
+    await asyncio.wait_for(app[REPLAY_PASSES].wait_for(passes + 2), 30)
+    assert app[JOURNAL].pending() == 0
     assert (await client.get("/healthz")).status == 200
     async with sessions() as session:
         assert await session.scalar(select(func.count()).select_from(Call)
@@ -148,10 +139,8 @@ async def test_the_server_listens_before_it_replays_a_dead_process_journal(
     health = await client.get("/healthz")  # answering while most of the journal waits
     assert health.status == 200
     assert (await health.json())["journal_pending"] > 0
-
-    async def drained() -> bool:
-        return app[JOURNAL].pending() == 0
-    await until(drained, seconds=60)
+    await asyncio.wait_for(app[REPLAY_PASSES].wait_for(1), 60)  # the pass begun at start
+    assert app[JOURNAL].pending() == 0
     async with sessions() as session:
         assert await session.scalar(select(func.count()).select_from(CallEvent)) == len(sids)
 
