@@ -30,6 +30,7 @@ import argparse
 import asyncio
 import os
 import random
+import shlex
 import shutil
 import signal
 import socket
@@ -468,6 +469,16 @@ async def capacity(args: argparse.Namespace, work: Path, databases: Databases,
           f"{args.call_seconds:g} s, {think:g} s apart on average), p99 < {CAPACITY_P99_MS} ms, "
           f"{args.capacity_seconds:g} s per probe after {2 * think:g} s of ramp-up; {load()}",
           flush=True)
+    if not args.no_bare:  # the machine's own latency at that pace: the floor under ours
+        bare = await Server([sys.executable, str(Path(__file__).resolve()), "--bare-server"],
+                            {"PYTHONPATH": str(ROOT)}, work).start()
+        servers.append(bare)
+        try:
+            print_row("bare aiohttp (limit)", await drive(
+                bare.url, args.capacity_start, args.capacity_seconds, 2 * think, 0, think=think),
+                None)
+        finally:
+            bare.stop()
     good, bad, n = 0, None, args.capacity_start
     probes = 0
     while probes < args.capacity_probes:
@@ -513,7 +524,7 @@ async def main(args: argparse.Namespace) -> int:
     try:
         databases.start()
         backend = "PostgreSQL" if (args.postgres or (args.database_url or "").startswith("postgres")) else "SQLite"
-        print("# " + " ".join([".venv/bin/python", "benchmarks/webhooks.py", *sys.argv[1:]]), flush=True)
+        print("# " + shlex.join([".venv/bin/python", "benchmarks/webhooks.py", *sys.argv[1:]]), flush=True)
         if levels:
             staff = args.staff or max(levels)
             print(f"# {os.cpu_count()} cores; server: ivr serve --workers {args.workers} on {backend}, "

@@ -74,10 +74,11 @@ def already_hunting(hotline: "Hotline", *, call: Call) -> VoiceResponse:
     return response
 
 
-async def hunt_moved_on(session: AsyncSession, *, leg: Leg) -> bool:
+async def hunt_moved_on(session: AsyncSession, *, leg: Leg, had_result: bool | None = None) -> bool:
     """This leg's Dial has had its result already, or a later leg is ringing: a call has
-    at most one Dial in flight, so a repeated result of this one rings nobody new."""
-    if leg.dial_status is not None:
+    at most one Dial in flight, so a repeated result of this one rings nobody new.
+    `had_result`: whether the leg had its result before this webhook set it."""
+    if leg.dial_status is not None if had_result is None else had_result:
         return True
     later = await session.scalar(select(Leg.id).where(Leg.call_id == leg.call_id,
                                                       Leg.attempt > leg.attempt).limit(1))
@@ -192,7 +193,7 @@ async def dial_result(session: AsyncSession, hotline: "Hotline", *, form: Mappin
     """`POST /twilio/dial-result?leg=N`: bridged and done, or ring the next person."""
     call = await get_or_create_call(session, form=form, now=hotline.now)
     dial_status = form.get("DialCallStatus") or ""
-    repeated = await hunt_moved_on(session, leg=leg)
+    had_result = leg.dial_status is not None  # the later legs are read only if it matters
     if leg.sid is None and form.get("DialCallSid"):
         leg.sid = form["DialCallSid"]
     leg.dial_status = leg.dial_status or dial_status
@@ -211,7 +212,7 @@ async def dial_result(session: AsyncSession, hotline: "Hotline", *, form: Mappin
     if form.get("CallStatus") in ("completed", "canceled"):
         # The caller hung up while the phone rang: nothing more to say to anyone.
         return response
-    if repeated:
+    if await hunt_moved_on(session, leg=leg, had_result=had_result):
         return already_hunting(hotline, call=call)
     return await ring_next(session, hotline, call=call, response=response)
 
