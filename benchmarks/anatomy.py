@@ -10,6 +10,8 @@ above it:
 - `+1 insert, aiosqlite`: + one transaction storing the event row through the
   application's engine (SQLAlchemy async over aiosqlite): each statement a thread hop.
 - `+1 insert, writer`: the same transaction on `models/writer.py`'s thread, one hop.
+- `+1 insert, grouped`: the same, as webhooks run it: inserts that queue while one
+  commits share the next transaction (group commit, a savepoint each).
 - `+1 insert, sqlite3`: the same row with the standard library's sqlite3 on a thread of
   its own, no SQLAlchemy: what the database itself costs.
 
@@ -54,6 +56,7 @@ MODES = {
     "signed": "signed",
     "aiosqlite": "+1 insert, aiosqlite",
     "writer": "+1 insert, writer",
+    "grouped": "+1 insert, grouped",
     "sqlite3": "+1 insert, sqlite3",
 }
 
@@ -106,8 +109,9 @@ def serve(mode: str, port: int, database_url: str) -> None:
         signature = request.headers.get("X-Twilio-Signature", "")
         if not validator.validate(bench.PUBLIC_BASE + request.path_qs, form, signature):
             raise web.HTTPForbidden()
-        if mode in ("aiosqlite", "writer"):
-            await state["writer"].run(lambda sessions: insert_with(sessions, form, request.path))
+        if mode in ("aiosqlite", "writer", "grouped"):
+            await state["writer"].run(lambda sessions: insert_with(sessions, form, request.path),
+                                      together=mode == "grouped")
         elif mode == "sqlite3":
             await asyncio.get_running_loop().run_in_executor(state["thread"], insert_sqlite3,
                                                              form, request.path)
@@ -118,7 +122,7 @@ def serve(mode: str, port: int, database_url: str) -> None:
         engine = make_engine(database_url)
         if mode == "aiosqlite":
             state["writer"] = LoopWriter(make_sessionmaker(engine))
-        elif mode == "writer":
+        elif mode in ("writer", "grouped"):
             state["writer"] = await ThreadWriter(database_url).start()
         elif mode == "sqlite3":
             state["thread"] = concurrent.futures.ThreadPoolExecutor(1)
@@ -131,7 +135,7 @@ def serve(mode: str, port: int, database_url: str) -> None:
 
             state["sqlite3"] = state["thread"].submit(connect).result()
         yield
-        if mode == "writer":
+        if mode in ("writer", "grouped"):
             await state["writer"].close()
         await engine.dispose()
 
