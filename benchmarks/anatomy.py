@@ -10,12 +10,22 @@ above it:
 - `+1 insert, aiosqlite`: + one transaction storing the event row through the
   application's engine (SQLAlchemy async over aiosqlite): each statement a thread hop.
 - `+1 insert, writer`: the same transaction on `models/writer.py`'s thread, one hop.
+- `+1 insert, grouped`: the same, as webhooks run it: inserts that queue while one
+  commits share the next transaction (group commit, a savepoint each).
 - `+1 insert, sqlite3`: the same row with the standard library's sqlite3 on a thread of
   its own, no SQLAlchemy: what the database itself costs.
+
+`--statements N` instead runs N whole calls one after another through the real
+application in process (no second process, no concurrency) and prints, per webhook of
+the call, the SQL statements it ran on the writer's connection (a `before_cursor_execute`
+listener, BEGIN and SAVEPOINTs included, COMMIT not) and the CPU time of the event
+loop's thread and of the writer's thread per call; `--profile` adds the writer
+thread's cProfile top functions.
 
 Figures only; not a test.
 
     .venv/bin/python benchmarks/anatomy.py [--concurrency 50] [--seconds 8]
+    .venv/bin/python benchmarks/anatomy.py --statements 200 [--profile]
 """
 
 from __future__ import annotations
@@ -31,6 +41,7 @@ import sys
 import tempfile
 from datetime import datetime, timezone
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from aiohttp import web
 
@@ -45,6 +56,7 @@ MODES = {
     "signed": "signed",
     "aiosqlite": "+1 insert, aiosqlite",
     "writer": "+1 insert, writer",
+    "grouped": "+1 insert, grouped",
     "sqlite3": "+1 insert, sqlite3",
 }
 
@@ -97,8 +109,9 @@ def serve(mode: str, port: int, database_url: str) -> None:
         signature = request.headers.get("X-Twilio-Signature", "")
         if not validator.validate(bench.PUBLIC_BASE + request.path_qs, form, signature):
             raise web.HTTPForbidden()
-        if mode in ("aiosqlite", "writer"):
-            await state["writer"].run(lambda sessions: insert_with(sessions, form, request.path))
+        if mode in ("aiosqlite", "writer", "grouped"):
+            await state["writer"].run(lambda sessions: insert_with(sessions, form, request.path),
+                                      together=mode == "grouped")
         elif mode == "sqlite3":
             await asyncio.get_running_loop().run_in_executor(state["thread"], insert_sqlite3,
                                                              form, request.path)
@@ -109,7 +122,7 @@ def serve(mode: str, port: int, database_url: str) -> None:
         engine = make_engine(database_url)
         if mode == "aiosqlite":
             state["writer"] = LoopWriter(make_sessionmaker(engine))
-        elif mode == "writer":
+        elif mode in ("writer", "grouped"):
             state["writer"] = await ThreadWriter(database_url).start()
         elif mode == "sqlite3":
             state["thread"] = concurrent.futures.ThreadPoolExecutor(1)
@@ -122,7 +135,7 @@ def serve(mode: str, port: int, database_url: str) -> None:
 
             state["sqlite3"] = state["thread"].submit(connect).result()
         yield
-        if mode == "writer":
+        if mode in ("writer", "grouped"):
             await state["writer"].close()
         await engine.dispose()
 
@@ -136,7 +149,105 @@ def serve(mode: str, port: int, database_url: str) -> None:
     web.run_app(app, host="127.0.0.1", port=port, print=None, access_log=None)
 
 
+async def statements(args: argparse.Namespace) -> int:
+    """Statements and CPU per webhook of whole calls, through the real app in process."""
+    import cProfile
+    import pstats
+    import time
+    from collections import Counter, defaultdict
+
+    import aiohttp
+    from aiohttp.test_utils import TestServer
+    from sqlalchemy import event
+
+    from ivr.app import create_app
+    from ivr.platform.config import Settings
+    from ivr.platform.resources import WRITER
+
+    work = Path(tempfile.mkdtemp(prefix="ivr-anatomy-"))
+    try:
+        url = f"sqlite+aiosqlite:///{work / 'ivr.db'}"
+        env = {"DATABASE_URL": url, "TWILIO_AUTH_TOKEN": bench.AUTH_TOKEN,
+               "PUBLIC_BASE_URL": bench.PUBLIC_BASE, "COMPANY_NAME": "阳光花园",
+               "HOTLINE_NUMBER": bench.HOTLINE, "IVR_JOURNAL_DIR": str(work / "journal"),
+               "IVR_WRAP_UP_SECONDS": "0", "PYTHONPATH": str(ROOT)}
+        bench.prepare_database(env, work, staff=args.staff)
+        settings = Settings(_env_file=None, **env)
+        server = TestServer(create_app(settings))
+        await server.start_server()
+        writer = server.app[WRITER]
+        count = [0]
+        kinds: Counter = Counter()
+
+        @event.listens_for(writer.engine.sync_engine, "before_cursor_execute")
+        def _count(_conn, _cursor, statement, *_args):
+            count[0] += 1
+            kinds[statement.split(None, 1)[0].upper()] += 1
+            if args.show:
+                print(f"    {statement[:160]!r}")
+
+        per_path: dict[str, list[int]] = defaultdict(list)
+        profile = cProfile.Profile(time.thread_time) if args.profile else None  # CPU, not waits
+
+        async def on_writer(function) -> float:
+            return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(
+                _call(function), writer.loop))
+
+        async def _call(function):
+            return function()
+
+        async with aiohttp.ClientSession() as http:
+            client = bench.Client(http, str(server.make_url("")).rstrip("/"))
+            post = client.post
+
+            async def counted(url: str, params: dict[str, str]):
+                if args.show:
+                    print(url)
+                before = count[0]
+                result = await post(url, params)
+                path = urlsplit(url).path.removeprefix("/twilio/")
+                per_path[path].append(count[0] - before)
+                return result
+
+            client.post = counted  # type: ignore[method-assign]
+            for n in range(5):  # warm-up: caches, first statements compiled
+                await bench.one_call(client, 10**6 + n)
+            per_path.clear()
+            kinds.clear()
+            if profile is not None:
+                await on_writer(profile.enable)
+            loop_cpu = time.thread_time()
+            writer_cpu = await on_writer(time.thread_time)
+            wall = time.perf_counter()
+            for n in range(args.statements):
+                await bench.one_call(client, n)
+            wall = time.perf_counter() - wall
+            loop_cpu = time.thread_time() - loop_cpu
+            writer_cpu = await on_writer(time.thread_time) - writer_cpu
+            if profile is not None:
+                await on_writer(profile.disable)
+        await server.close()
+        calls = args.statements
+        print(f"# {calls} whole calls one at a time through the real app in process (SQLite)")
+        print(f"{'webhook':<14} {'statements':>10}")
+        total = 0.0
+        for path, counts in per_path.items():
+            mean = sum(counts) / len(counts)
+            total += mean * len(counts) / calls
+            print(f"{path:<14} {mean:>10.1f}")
+        print(f"{'whole call':<14} {total:>10.1f}   ({', '.join(f'{k} {v / calls:.1f}' for k, v in kinds.most_common())})")
+        print(f"CPU per call: event loop {loop_cpu / calls * 1000:.2f} ms, writer {writer_cpu / calls * 1000:.2f} ms; "
+              f"wall {wall / calls * 1000:.2f} ms")
+        if profile is not None:
+            pstats.Stats(profile).sort_stats("cumulative").print_stats(r"wt/speed-calls/(ivr|webhooks|models)", 40)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return 0
+
+
 async def main(args: argparse.Namespace) -> int:
+    if args.statements:
+        return await statements(args)
     work = Path(tempfile.mkdtemp(prefix="ivr-anatomy-"))
     limit = None
     try:
@@ -167,6 +278,13 @@ if __name__ == "__main__":
     parser.add_argument("--concurrency", type=int, default=50)
     parser.add_argument("--seconds", type=float, default=8)
     parser.add_argument("--warmup", type=float, default=2)
+    parser.add_argument("--statements", type=int, default=0,
+                        help="count statements and CPU per webhook over this many whole calls")
+    parser.add_argument("--staff", type=int, default=2,
+                        help="with --statements: staff on shift (every menu reads who is free)")
+    parser.add_argument("--show", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--profile", action="store_true",
+                        help="with --statements: the writer thread's cProfile")
     parser.add_argument("--serve", choices=MODES, help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--database-url", help=argparse.SUPPRESS)

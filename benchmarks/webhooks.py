@@ -30,6 +30,7 @@ import argparse
 import asyncio
 import os
 import random
+import shlex
 import shutil
 import signal
 import socket
@@ -55,6 +56,7 @@ AUTH_TOKEN = "bench-auth-token-0123456789abcdef"
 HOTLINE = "+862161234567"
 ACCOUNT = "AC" + "0" * 32
 WEBHOOKS_PER_CALL = 10
+CAPACITY_P99_MS = 50
 # What webhooks/twiml.py logs when a webhook got the degraded answer or the apology.
 DEGRADED_MARKS = ("journaled, degraded answer", "failed for call")
 
@@ -150,14 +152,19 @@ def ivr_cli(*args: str, env: dict[str, str], cwd: Path, stdin: str | None = None
     return result.stdout
 
 
-def prepare_database(env: dict[str, str], cwd: Path) -> str:
-    """Migrate, put two staff on an all-day shift (through the real CSV import), and
-    make a supervisor; their API token."""
+def prepare_database(env: dict[str, str], cwd: Path, *, staff: int = 2) -> str:
+    """Migrate, put `staff` people on an all-day shift (through the real CSV import),
+    and make a supervisor; their API token.
+
+    A whole call needs a free person: one phone rings or talks for one caller at a
+    time (ivr/calls/presence.py), so a run needs as many staff as concurrent calls, and
+    no wrap-up (`IVR_WRAP_UP_SECONDS=0` in the servers' environment): else most calls
+    wait in line after two webhooks and the run measures the menu, not whole calls."""
     ivr_cli("db", "upgrade", env=env, cwd=cwd)
-    staff = cwd / "staff.csv"
-    staff.write_text("name,phone,department,shifts\n王小姐,13800000001,客服部,00:00-24:00\n"
-                     "李先生,13800000002,客服部,00:00-24:00\n", encoding="utf-8")
-    ivr_cli("import", "staff", str(staff), env=env, cwd=cwd)
+    path = cwd / "staff.csv"
+    rows = [f"客服{n:04d},138{n:08d},客服部,00:00-24:00" for n in range(1, staff + 1)]
+    path.write_text("name,phone,department,shifts\n" + "\n".join(rows) + "\n", encoding="utf-8")
+    ivr_cli("import", "staff", str(path), env=env, cwd=cwd)
     ivr_cli("user", "add", "--role", "supervisor", "--password-stdin", "主管", env=env, cwd=cwd,
             stdin="bench-password-1234\n")
     return ivr_cli("token", "create", "主管", env=env, cwd=cwd).strip().split()[-1]
@@ -177,6 +184,8 @@ class Client:
         self.errors = 0
         self.recording = False
         self.think = 0.0
+        self.whole = 0  # calls that got through all ten webhooks while recording
+        self.short = 0  # calls that stopped early (no Dial: in line or a message)
 
     async def post(self, url: str, params: dict[str, str]) -> ET.Element | None:
         if self.think:  # the time a caller listens, or a phone rings, between webhooks
@@ -227,6 +236,8 @@ async def one_call(client: Client, n: int) -> None:
                                                     "Digits": "0"})
     number = menu.find(".//Dial/Number") if menu is not None else None
     if number is None:
+        if client.recording:
+            client.short += 1
         return
     dial = menu.find(".//Dial")
     leg = {"CallSid": leg_sid, "ParentCallSid": sid, "AccountSid": ACCOUNT, "From": HOTLINE,
@@ -250,6 +261,8 @@ async def one_call(client: Client, n: int) -> None:
         **caller, "CallStatus": "completed", "CallDuration": "75", "SequenceNumber": "1",
         "CallbackSource": "call-progress-events",
         "Timestamp": rfc2822(t0 + timedelta(seconds=75))})
+    if client.recording:
+        client.whole += 1
 
 
 @dataclass
@@ -263,6 +276,8 @@ class Result:
     p99_ms: float
     degraded: int = 0
     readers: tuple[int, float, float, float] | None = None  # supervisors, req/s, p50, p99
+    whole: int = 0  # calls that ended while recording having sent all ten webhooks
+    short: int = 0  # calls that ended early: nobody free (in line) at the menu
 
     @property
     def per_second(self) -> float:
@@ -283,6 +298,8 @@ async def drive(target: str, concurrency: int, seconds: float, warmup: float,
         stop = False
 
         async def caller() -> None:
+            if think:  # spread the first webhooks as calls arriving at random would be
+                await asyncio.sleep(random.uniform(0, think))
             while not stop:
                 await one_call(client, next(numbers))
 
@@ -320,7 +337,8 @@ async def drive(target: str, concurrency: int, seconds: float, warmup: float,
         q = statistics.quantiles(stats_latencies, n=100)
         readers = (supervisors[0], len(stats_latencies) / elapsed, q[49] * 1000, q[98] * 1000)
     return Result(mode, concurrency, len(lat), elapsed, client.errors,
-                  quantiles[49] * 1000, quantiles[98] * 1000, degraded, readers)
+                  quantiles[49] * 1000, quantiles[98] * 1000, degraded, readers,
+                  client.whole, client.short)
 
 
 # -------------------------------------------------------------------------------- main
@@ -328,8 +346,9 @@ async def drive(target: str, concurrency: int, seconds: float, warmup: float,
 
 def print_row(label: str, r: Result, limit: Result | None) -> None:
     ratio = f"{r.per_second / limit.per_second:6.2f}" if limit else "     -"
+    whole = f"{100 * r.whole / (r.whole + r.short):5.0f}%" if r.whole + r.short else "     -"
     print(f"{label:<22} {r.mode:<13} {r.concurrency:>5} {r.per_second:>11.0f} {r.p50_ms:>8.1f} "
-          f"{r.p99_ms:>8.1f} {r.errors:>6} {r.degraded:>8} {ratio}", flush=True)
+          f"{r.p99_ms:>8.1f} {r.errors:>6} {r.degraded:>8} {ratio} {whole}", flush=True)
     if r.readers:
         n, rate, p50, p99 = r.readers
         print(f"{'  supervisors':<22} {'/api/stats':<13} {n:>5} {rate:>11.1f} {p50:>8.1f} "
@@ -353,6 +372,21 @@ def arguments() -> argparse.Namespace:
                    help="also poll /api/stats from this many supervisors, about once a second "
                         "each, during every run (their figures on a line of their own)")
     p.add_argument("--no-bare", action="store_true", help="skip the bare-aiohttp limit")
+    p.add_argument("--repeat", type=int, default=1,
+                   help="run every level this many times, the limit beside the hotline each "
+                        "time, and print the median ratio")
+    p.add_argument("--staff", type=int, default=0,
+                   help="staff on shift (default: the largest concurrency, so every call is whole)")
+    p.add_argument("--capacity", action="store_true",
+                   help="find the calls in progress one server carries at a real call's pace "
+                        "with p99 < 50 ms (use --concurrency '' to run only this)")
+    p.add_argument("--call-seconds", type=float, default=60,
+                   help="with --capacity: a call's ten webhooks span this long (default 60)")
+    p.add_argument("--capacity-start", type=int, default=100, help="with --capacity: first probe")
+    p.add_argument("--capacity-seconds", type=float, default=30,
+                   help="with --capacity: measured time per probe")
+    p.add_argument("--capacity-probes", type=int, default=7,
+                   help="with --capacity: at most this many probes")
     p.add_argument("--target", help="drive a server already running at this URL (for "
                    "profiling); it must use this script's token and public URL")
     p.add_argument("--bare-server", action="store_true", help=argparse.SUPPRESS)
@@ -360,8 +394,121 @@ def arguments() -> argparse.Namespace:
     return p.parse_args()
 
 
+def ok_at_pace(r: Result) -> bool:
+    """What a caller would call fine: p99 under 50 ms, every answer from the database."""
+    return r.p99_ms < CAPACITY_P99_MS and r.errors == 0 and r.degraded == 0 and r.short == 0
+
+
+class Databases:
+    """A fresh database per server: SQLite files in the work directory, or databases of
+    one throwaway PostgreSQL cluster (scripts/postgres.sh)."""
+
+    def __init__(self, args: argparse.Namespace, work: Path) -> None:
+        self.args, self.work = args, work
+        self.pg_dir: Path | None = None
+        self.admin = ""
+        self.made = 0
+
+    def start(self) -> None:
+        if self.args.postgres and not self.args.database_url:
+            self.pg_dir = self.work / "pg"
+            os.chmod(self.work, 0o755)
+            self.admin = subprocess.run(
+                ["bash", str(ROOT / "scripts/postgres.sh"), "start", str(self.pg_dir)],
+                check=True, capture_output=True, text=True).stdout.strip()
+
+    def new(self) -> str:
+        self.made += 1
+        if self.args.database_url:
+            if self.made > 1:
+                raise SystemExit("--database-url serves one run: use --postgres for several")
+            return self.args.database_url
+        if self.admin:
+            name = f"ivr_bench_{self.made}"
+            subprocess.run([sys.executable, "-c",
+                            "import asyncio, asyncpg, sys\n"
+                            "async def m():\n"
+                            "    c = await asyncpg.connect(sys.argv[1])\n"
+                            "    await c.execute(f'CREATE DATABASE {sys.argv[2]}')\n"
+                            "asyncio.run(m())", self.admin.replace("+asyncpg", ""), name],
+                           check=True)
+            return self.admin.rsplit("/", 1)[0] + "/" + name
+        return f"sqlite+aiosqlite:///{self.work / f'ivr-{self.made}.db'}"
+
+    def stop(self) -> None:
+        if self.pg_dir is not None:
+            subprocess.run(["bash", str(ROOT / "scripts/postgres.sh"), "stop", str(self.pg_dir)])
+
+
+async def hotline_server(args: argparse.Namespace, work: Path, databases: Databases, *,
+                         staff: int) -> tuple[Server, str]:
+    """`ivr serve` on a new database with `staff` people on shift; its supervisor's token."""
+    database_url = databases.new()
+    env = {"DATABASE_URL": database_url, "TWILIO_AUTH_TOKEN": AUTH_TOKEN,
+           "PUBLIC_BASE_URL": PUBLIC_BASE, "COMPANY_NAME": "阳光花园",
+           "HOTLINE_NUMBER": HOTLINE, "IVR_LOG_LEVEL": "WARNING", "IVR_WRAP_UP_SECONDS": "0",
+           "IVR_JOURNAL_DIR": str(work / f"journal-{databases.made}"), "PYTHONPATH": str(ROOT)}
+    token = prepare_database(env, work, staff=staff)
+    server = await Server([sys.executable, "-m", "ivr.cli", "serve", "--no-dialer",
+                           "--host", "127.0.0.1", "--workers", str(args.workers)],
+                          env, work).start()
+    return server, token
+
+
+def load() -> str:
+    return "load average " + " ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
+async def capacity(args: argparse.Namespace, work: Path, databases: Databases,
+                   servers: list[Server], backend: str) -> int:
+    """The most calls in progress at a real call's pace (ten webhooks over
+    `--call-seconds`) with p99 < 50 ms: doubling, then halving the gap; each probe on a
+    fresh database with as many staff as calls (every call whole)."""
+    think = args.call_seconds / WEBHOOKS_PER_CALL
+    print(f"# capacity: calls in progress at a real call's pace (ten webhooks over "
+          f"{args.call_seconds:g} s, {think:g} s apart on average), p99 < {CAPACITY_P99_MS} ms, "
+          f"{args.capacity_seconds:g} s per probe after {2 * think:g} s of ramp-up; {load()}",
+          flush=True)
+    if not args.no_bare:  # the machine's own latency at that pace: the floor under ours
+        bare = await Server([sys.executable, str(Path(__file__).resolve()), "--bare-server"],
+                            {"PYTHONPATH": str(ROOT)}, work).start()
+        servers.append(bare)
+        try:
+            print_row("bare aiohttp (limit)", await drive(
+                bare.url, args.capacity_start, args.capacity_seconds, 2 * think, 0, think=think),
+                None)
+        finally:
+            bare.stop()
+    good, bad, n = 0, None, args.capacity_start
+    probes = 0
+    while probes < args.capacity_probes:
+        server, _ = await hotline_server(args, work, databases, staff=n)
+        servers.append(server)
+        try:
+            result = await drive(server.url, n, args.capacity_seconds, 2 * think, 0,
+                                 think=think, server=server)
+        finally:
+            server.stop()
+        probes += 1
+        print_row(f"hotline ×{args.workers} {backend}", result, None)
+        if ok_at_pace(result):
+            good = n
+        else:
+            bad = n
+        if bad is None:
+            n *= 2
+        elif bad - good <= max(10, good // 10):
+            break
+        else:
+            n = (good + bad) // 2
+    print(f"capacity ×{args.workers} {backend}: {good} calls in progress with p99 < "
+          f"{CAPACITY_P99_MS} ms" + (f" (not at {bad})" if bad else " (the search stopped first)")
+          + f"; {load()}", flush=True)
+    return good
+
+
 async def main(args: argparse.Namespace) -> int:
-    levels = [int(c) for c in args.concurrency.split(",")]
+    levels = [int(c) for c in args.concurrency.split(",")] if args.concurrency else []
     if args.target:
         for level in levels:
             print_row("target", await drive(args.target, level, args.seconds, args.warmup,
@@ -372,68 +519,60 @@ async def main(args: argparse.Namespace) -> int:
                           None)
         return 0
     work = Path(tempfile.mkdtemp(prefix="ivr-bench-"))
-    pg_dir = None
+    databases = Databases(args, work)
     servers: list[Server] = []
     try:
-        if args.database_url:
-            database_url = args.database_url
-        elif args.postgres:
-            pg_dir = work / "pg"
-            os.chmod(work, 0o755)
-            admin = subprocess.run(["bash", str(ROOT / "scripts/postgres.sh"), "start", str(pg_dir)],
-                                   check=True, capture_output=True, text=True).stdout.strip()
-            subprocess.run([sys.executable, "-c",
-                            "import asyncio, asyncpg, sys\n"
-                            "async def m():\n"
-                            "    c = await asyncpg.connect(sys.argv[1])\n"
-                            "    await c.execute('CREATE DATABASE ivr_bench')\n"
-                            "asyncio.run(m())", admin.replace("+asyncpg", "")], check=True)
-            database_url = admin.rsplit("/", 1)[0] + "/ivr_bench"
-        else:
-            database_url = f"sqlite+aiosqlite:///{work / 'ivr.db'}"
-        env = {"DATABASE_URL": database_url, "TWILIO_AUTH_TOKEN": AUTH_TOKEN,
-               "PUBLIC_BASE_URL": PUBLIC_BASE, "COMPANY_NAME": "阳光花园",
-               "HOTLINE_NUMBER": HOTLINE, "IVR_LOG_LEVEL": "WARNING",
-               "IVR_JOURNAL_DIR": str(work / "journal"), "PYTHONPATH": str(ROOT)}
-        token = prepare_database(env, work)
-        supervisors = (args.supervisors, token)
-        backend = "PostgreSQL" if database_url.startswith("postgresql") else "SQLite"
-        print(f"# {os.cpu_count()} cores; server: ivr serve --workers {args.workers} on {backend}; "
-              f"{args.seconds:g} s per level after {args.warmup:g} s warm-up; "
-              f"{WEBHOOKS_PER_CALL} webhooks per call", flush=True)
-        print(f"{'server':<22} {'mode':<13} {'calls':>5} {'webhooks/s':>11} {'p50 ms':>8} {'p99 ms':>8} "
-              f"{'errors':>6} {'degraded':>8} {'ratio':>6}", flush=True)
-
-        limits: dict[int, Result] = {}
-        if not args.no_bare:
-            bare = await Server([sys.executable, str(Path(__file__).resolve()), "--bare-server"],
-                                env, work).start()
-            servers.append(bare)
-            for level in levels:
-                limits[level] = await drive(bare.url, level, args.seconds, args.warmup, 0)
-                print_row("bare aiohttp (limit)", limits[level], None)
-            bare.stop()
-
-        hotline = await Server([sys.executable, "-m", "ivr.cli", "serve", "--no-dialer",
-                                "--host", "127.0.0.1", "--workers", str(args.workers)],
-                               env, work).start()
-        servers.append(hotline)
-        first = 0
-        for level in levels:
-            result = await drive(hotline.url, level, args.seconds, args.warmup, first,
-                                 server=hotline, supervisors=supervisors)
-            first += 10**7
-            print_row(f"hotline ×{args.workers} {backend}", result, limits.get(level))
-            if args.think:
-                result = await drive(hotline.url, level, args.seconds, args.warmup, first,
-                                     think=args.think, server=hotline, supervisors=supervisors)
-                first += 10**7
-                print_row(f"hotline ×{args.workers} {backend}", result, None)
+        databases.start()
+        backend = "PostgreSQL" if (args.postgres or (args.database_url or "").startswith("postgres")) else "SQLite"
+        print("# " + shlex.join([".venv/bin/python", "benchmarks/webhooks.py", *sys.argv[1:]]), flush=True)
+        if levels:
+            staff = args.staff or max(levels)
+            print(f"# {os.cpu_count()} cores; server: ivr serve --workers {args.workers} on {backend}, "
+                  f"{staff} staff, no wrap-up; {args.seconds:g} s per level after {args.warmup:g} s "
+                  f"warm-up; {WEBHOOKS_PER_CALL} webhooks per call; {load()}", flush=True)
+            print(f"{'server':<22} {'mode':<13} {'calls':>5} {'webhooks/s':>11} {'p50 ms':>8} {'p99 ms':>8} "
+                  f"{'errors':>6} {'degraded':>8} {'ratio':>6} {'whole':>6}", flush=True)
+            bare = None
+            if not args.no_bare:
+                bare = await Server([sys.executable, str(Path(__file__).resolve()), "--bare-server"],
+                                    {"PYTHONPATH": str(ROOT)}, work).start()
+                servers.append(bare)
+            hotline, token = await hotline_server(args, work, databases, staff=staff)
+            servers.append(hotline)
+            supervisors = (args.supervisors, token)
+            ratios: dict[int, list[float]] = {level: [] for level in levels}
+            first = 0
+            for repeat in range(args.repeat):
+                # Side by side: each level's limit measured just before the hotline's.
+                for level in levels:
+                    limit = await drive(bare.url, level, args.seconds, args.warmup, 0) if bare else None
+                    if limit is not None:
+                        print_row("bare aiohttp (limit)", limit, None)
+                    result = await drive(hotline.url, level, args.seconds, args.warmup, first,
+                                         server=hotline, supervisors=supervisors)
+                    first += 10**7
+                    print_row(f"hotline ×{args.workers} {backend}", result, limit)
+                    if limit is not None:
+                        ratios[level].append(result.per_second / limit.per_second)
+                    if args.think:
+                        result = await drive(hotline.url, level, args.seconds, args.warmup, first,
+                                             think=args.think, server=hotline, supervisors=supervisors)
+                        first += 10**7
+                        print_row(f"hotline ×{args.workers} {backend}", result, None)
+                print(f"# run {repeat + 1} of {args.repeat} done; {load()}", flush=True)
+            if bare is not None:
+                print("ratio, median of " + str(args.repeat) + ": " + ", ".join(
+                    f"{level} calls {statistics.median(r):.2f} ({' / '.join(f'{x:.2f}' for x in r)})"
+                    for level, r in ratios.items()), flush=True)
+            hotline.stop()
+            if bare is not None:
+                bare.stop()
+        if args.capacity:
+            await capacity(args, work, databases, servers, backend)
     finally:
         for server in servers:
             server.stop()
-        if pg_dir is not None:
-            subprocess.run(["bash", str(ROOT / "scripts/postgres.sh"), "stop", str(pg_dir)])
+        databases.stop()
         shutil.rmtree(work, ignore_errors=True)
     return 0
 

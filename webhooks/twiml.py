@@ -112,7 +112,7 @@ async def run_step(writer: Writer, step: Step, hotline: Hotline, *,
                 raise
             return prior
 
-    return await writer.run(transaction)
+    return await writer.run(transaction, together=True)
 
 
 def twiml_webhook(step: Step, *, dedupe: Dedupe | None = None,

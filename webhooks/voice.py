@@ -65,23 +65,15 @@ async def _dial_result(session, hotline, query, form):
 
 
 async def _screen(session, hotline, query, form):
-    leg = await transfer.get_leg(session, hotline, query, form)
-    if leg is None:
-        return hang_up(hotline)
-    return await transfer.screen(session, hotline, leg=leg)
+    return await transfer.screen(session, hotline, query=query, form=form)
 
 
 async def _screen_answer(session, hotline, query, form):
-    leg = await transfer.get_leg(session, hotline, query, form)
-    if leg is None:
-        return hang_up(hotline)
-    return await transfer.screen_answer(session, hotline, form=form, leg=leg)
+    return await transfer.screen_answer(session, hotline, query=query, form=form)
 
 
 async def _leg_status(session, hotline, query, form):
-    leg = await transfer.get_leg(session, hotline, query, form)
-    if leg is not None:
-        await transfer.leg_status(session, hotline, form=form, leg=leg)
+    await transfer.leg_event(session, hotline, query=query, form=form)
     return None
 
 

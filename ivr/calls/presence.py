@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Collection
 
-from sqlalchemy import select
+from sqlalchemy import and_, case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ivr.people import roster, sign_ins
@@ -79,32 +79,42 @@ async def _activity(session: AsyncSession, *, settings: Settings, now: datetime,
     since = min(day_start, now - STALE_TALK)
     ring_limit = timedelta(seconds=settings.dial_timeout) + STALE_RING
     found: dict[int, _Activity] = {sid: _Activity() for sid in staff_ids}
-    legs = (await session.execute(
+    ids = list(staff_ids)
+    recent = and_(Leg.staff_id.in_(ids), Leg.created_at >= since)
+    # No upper bound on created_at: `now` was read when the webhook arrived, and a leg
+    # another process created while this one waited for the lock is a little younger.
+    # Legs still open, row by row (a few: those ringing or talking now)...
+    open_legs = (await session.execute(
         select(Leg.staff_id, Leg.created_at, Leg.initiated_at, Leg.answered_at, Leg.accepted,
-               Leg.accepted_at, Leg.completed_at, Leg.dial_status, Leg.status, Call.ended_at)
+               Leg.accepted_at)
         .join(Call, Call.id == Leg.call_id)
-        # No upper bound: `now` was read when the webhook arrived, and a leg another
-        # process created while this one waited for the lock is a little younger.
-        .where(Leg.staff_id.in_(list(staff_ids)), Leg.created_at >= since))).all()
-    for leg in legs:
+        .where(recent, Leg.completed_at.is_(None), Call.ended_at.is_(None),
+               Leg.dial_status.is_(None)))).all()
+    for leg in open_legs:
         seen = found[leg.staff_id]
-        talked = leg.accepted
-        if talked and leg.created_at >= day_start:
-            seen.answered_today += 1
-        end = leg.completed_at or leg.ended_at
-        over = end is not None or leg.dial_status is not None
-        if not over:
-            if talked and now - leg.created_at < STALE_TALK:
-                seen.talking(leg.accepted_at or leg.answered_at or leg.created_at)
-            elif not talked and now - leg.created_at < ring_limit:
-                seen.rung(leg.initiated_at or leg.created_at)
-            continue
-        if talked and end is not None:
-            seen.ended(min(end, now))  # Twilio's clock a little ahead of ours: ended now
+        if leg.accepted and now - leg.created_at < STALE_TALK:
+            seen.talking(leg.accepted_at or leg.answered_at or leg.created_at)
+        elif not leg.accepted and now - leg.created_at < ring_limit:
+            seen.rung(leg.initiated_at or leg.created_at)
+    # ...and the day's answered legs as two figures a person, counted by the database:
+    # a busy day's thousands of legs were read here on every key press.
+    end = func.coalesce(Leg.completed_at, Call.ended_at)
+    talked = Leg.accepted.is_(True)
+    totals = (await session.execute(
+        select(Leg.staff_id,
+               func.count(case((and_(talked, Leg.created_at >= day_start), 1))).label("answered"),
+               func.max(case((talked, end))).label("last_end"))
+        .join(Call, Call.id == Leg.call_id)
+        .where(recent, talked).group_by(Leg.staff_id))).all()
+    for total in totals:
+        seen = found[total.staff_id]
+        seen.answered_today += total.answered
+        if total.last_end is not None:
+            seen.ended(min(total.last_end, now))  # Twilio's clock a little ahead of ours: now
     attempts = (await session.execute(
         select(Attempt.staff_id, Attempt.created_at, Attempt.placed_at, Attempt.state,
                Attempt.result, Attempt.finished_at)
-        .where(Attempt.staff_id.in_(list(staff_ids)), Attempt.created_at >= since))).all()
+        .where(Attempt.staff_id.in_(ids), Attempt.created_at >= since))).all()
     for attempt in attempts:
         seen = found[attempt.staff_id]
         if attempt.state in OPEN_ATTEMPT_STATES:

@@ -7,10 +7,11 @@ voicemail never takes a resident's call. Every leg is timed from Twilio's timest
 
 from __future__ import annotations
 
+import functools
 import logging
 from typing import TYPE_CHECKING, Mapping
 
-from sqlalchemy import select
+from sqlalchemy import and_, bindparam, case, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from twilio.twiml.voice_response import Dial, VoiceResponse
 
@@ -35,9 +36,10 @@ LEG_EVENT_COLUMNS = {
     "answered": "answered_at",
 }
 LEG_FINAL = {"completed", "busy", "no-answer", "failed", "canceled"}
+LEGS = Leg.__table__
 
 
-def leg_url(hotline: "Hotline", path: str, leg: Leg) -> str:
+def leg_url(hotline: "Hotline", path: str, leg) -> str:
     """`?leg=ID&n=ATTEMPT`: the attempt lets the degraded path hunt on without the row."""
     return hotline.url(f"{path}?leg={leg.id}&n={leg.attempt}")
 
@@ -72,10 +74,11 @@ def already_hunting(hotline: "Hotline", *, call: Call) -> VoiceResponse:
     return response
 
 
-async def hunt_moved_on(session: AsyncSession, *, leg: Leg) -> bool:
+async def hunt_moved_on(session: AsyncSession, *, leg: Leg, had_result: bool | None = None) -> bool:
     """This leg's Dial has had its result already, or a later leg is ringing: a call has
-    at most one Dial in flight, so a repeated result of this one rings nobody new."""
-    if leg.dial_status is not None:
+    at most one Dial in flight, so a repeated result of this one rings nobody new.
+    `had_result`: whether the leg had its result before this webhook set it."""
+    if leg.dial_status is not None if had_result is None else had_result:
         return True
     later = await session.scalar(select(Leg.id).where(Leg.call_id == leg.call_id,
                                                       Leg.attempt > leg.attempt).limit(1))
@@ -190,7 +193,7 @@ async def dial_result(session: AsyncSession, hotline: "Hotline", *, form: Mappin
     """`POST /twilio/dial-result?leg=N`: bridged and done, or ring the next person."""
     call = await get_or_create_call(session, form=form, now=hotline.now)
     dial_status = form.get("DialCallStatus") or ""
-    repeated = await hunt_moved_on(session, leg=leg)
+    had_result = leg.dial_status is not None  # the later legs are read only if it matters
     if leg.sid is None and form.get("DialCallSid"):
         leg.sid = form["DialCallSid"]
     leg.dial_status = leg.dial_status or dial_status
@@ -209,52 +212,88 @@ async def dial_result(session: AsyncSession, hotline: "Hotline", *, form: Mappin
     if form.get("CallStatus") in ("completed", "canceled"):
         # The caller hung up while the phone rang: nothing more to say to anyone.
         return response
-    if repeated:
+    if await hunt_moved_on(session, leg=leg, had_result=had_result):
         return already_hunting(hotline, call=call)
     return await ring_next(session, hotline, call=call, response=response)
 
 
-async def screen(session: AsyncSession, hotline: "Hotline", *, leg: Leg) -> VoiceResponse:
-    """`POST /twilio/screen?leg=N`, on the staff phone: who is calling; press 1 to take it."""
-    row = (await session.execute(
-        select(Call, Resident).outerjoin(Resident, Resident.id == Call.resident_id)
-        .where(Call.id == leg.call_id))).first()
-    call, resident = row if row is not None else (None, None)
-    speaker = hotline.speaker("zh")
-    choice = (call.menu_choice if call else None) or "person"
+_SCREENED = (select(LEGS.c.id, LEGS.c.attempt, Call.menu_choice, Resident.address)
+             .join(Call, Call.id == LEGS.c.call_id)
+             .outerjoin(Resident, Resident.id == Call.resident_id)
+             .where(LEGS.c.id == bindparam("leg_id")))
+
+
+async def screen(session: AsyncSession, hotline: "Hotline", *, query: Mapping[str, str],
+                 form: Mapping[str, str]) -> VoiceResponse:
+    """`POST /twilio/screen?leg=N`, on the staff phone: who is calling; press 1 to take it.
+
+    Reads only: the leg, its call's choice and the resident's address, in one query."""
+    leg_id = parse_int(query.get("leg"))
+    if leg_id is None:  # the degraded path's URL: the leg by call and attempt
+        leg = await get_leg(session, hotline, query, form)
+        row = None if leg is None else (await session.execute(
+            _SCREENED, {"leg_id": leg.id})).first()
+    else:
+        row = (await (await session.connection()).execute(_SCREENED, {"leg_id": leg_id})).first()
     response = VoiceResponse()
+    if row is None:
+        response.hangup()
+        return response
+    speaker = hotline.speaker("zh")
+    choice = row.menu_choice or "person"
     gather = response.gather(
-        num_digits=1, action=leg_url(hotline, "/twilio/screen-answer", leg), method="POST",
+        num_digits=1, action=leg_url(hotline, "/twilio/screen-answer", row), method="POST",
         timeout=hotline.settings.gather_timeout_seconds, input="dtmf",
     )
-    speaker.say(gather, "screen_prompt", address=resident.address if resident else "",
+    speaker.say(gather, "screen_prompt", address=row.address or "",
                 choice_label=speaker.text(f"choice_{choice}"))
     response.hangup()
     return response
 
 
-async def screen_answer(session: AsyncSession, hotline: "Hotline", *, form: Mapping[str, str],
-                        leg: Leg) -> VoiceResponse:
-    """`POST /twilio/screen-answer?leg=N`: 1 accepts (hear the greeting, then the bridge)."""
+_ACCEPT = (update(LEGS).where(LEGS.c.id == bindparam("leg_id"))
+           .values(accepted=True,
+                   accepted_at=case((LEGS.c.accepted.is_(True), LEGS.c.accepted_at),
+                                    else_=bindparam("now", type_=LEGS.c.accepted_at.type)),
+                   sid=func.coalesce(LEGS.c.sid, bindparam("leg_sid", type_=LEGS.c.sid.type)))
+           .returning(LEGS.c.call_id, LEGS.c.staff_id))
+_ANSWERED_BY = (update(Call.__table__).where(Call.__table__.c.id == bindparam("call_id"))
+                .values(answered_by_staff_id=bindparam("staff_id")))
+
+
+async def screen_answer(session: AsyncSession, hotline: "Hotline", *, query: Mapping[str, str],
+                        form: Mapping[str, str]) -> VoiceResponse:
+    """`POST /twilio/screen-answer?leg=N`: 1 accepts (hear the greeting, then the bridge).
+
+    The leg accepted (first time kept) and the call's person set: two UPDATEs."""
     response = VoiceResponse()
-    if (form.get("Digits") or "").strip() != ACCEPT_KEY:
+    leg_id = parse_int(query.get("leg"))
+    if leg_id is None:  # the degraded path's URL: the leg by call and attempt, made if need be
+        leg = await get_leg(session, hotline, query, form)
+        leg_id = None if leg is None else leg.id
+    if leg_id is None or (form.get("Digits") or "").strip() != ACCEPT_KEY:
         response.hangup()
         return response
-    if not leg.accepted:
-        leg.accepted = True
-        leg.accepted_at = hotline.now
-    if leg.sid is None and form.get("CallSid"):
-        leg.sid = form["CallSid"]
-    call = await session.get(Call, leg.call_id)
-    if call is not None:
-        call.answered_by_staff_id = leg.staff_id
+    connection = await session.connection()
+    row = (await connection.execute(_ACCEPT, {"leg_id": leg_id, "now": hotline.now,
+                                              "leg_sid": form.get("CallSid") or None})).first()
+    if row is None:
+        response.hangup()
+        return response
+    await connection.execute(_ANSWERED_BY, {"call_id": row.call_id, "staff_id": row.staff_id})
     hotline.speaker("zh").say(response, "screen_greeting", company=hotline.settings.company_name)
     return response
 
 
+def _event_column(status: str) -> str | None:
+    """The leg's column an event's status fills once (initiated_at, …, completed_at)."""
+    return "completed_at" if status in LEG_FINAL else LEG_EVENT_COLUMNS.get(status)
+
+
 async def leg_status(session: AsyncSession, hotline: "Hotline", *, form: Mapping[str, str],
                      leg: Leg) -> None:
-    """`POST /twilio/leg-status?leg=N`: a call-progress event of one staff phone.
+    """A call-progress event of one staff phone, on a leg already loaded (the degraded
+    path's URLs, by call and attempt). `leg_event` is the same rule in one UPDATE.
 
     Each event fills its own column once, so duplicates and any order give the same leg.
     """
@@ -262,9 +301,7 @@ async def leg_status(session: AsyncSession, hotline: "Hotline", *, form: Mapping
     stamp = parse_twilio_timestamp(form.get("Timestamp")) or hotline.now
     sequence = parse_int(form.get("SequenceNumber"))
     values: dict = {}
-    column = LEG_EVENT_COLUMNS.get(status)
-    if status in LEG_FINAL:
-        column = "completed_at"
+    column = _event_column(status)
     if column and getattr(leg, column) is None:
         values[column] = stamp
     if leg.sid is None and form.get("CallSid"):
@@ -282,7 +319,66 @@ async def leg_status(session: AsyncSession, hotline: "Hotline", *, form: Mapping
         leg.ring_seconds = ring
 
 
-def ring_seconds(leg: Leg) -> int | None:
+@functools.cache
+def _leg_event_update(column: str | None, final: bool, status: bool, sequence: bool):
+    """`leg_status`'s rule as one UPDATE … RETURNING, built once per shape of event:
+    the webhook's hottest path (four of a call's ten webhooks) reads no ORM row."""
+    values = {"sid": func.coalesce(LEGS.c.sid, bindparam("event_sid", type_=LEGS.c.sid.type))}
+    if column:
+        values[column] = func.coalesce(LEGS.c[column],
+                                       bindparam("stamp", type_=LEGS.c[column].type))
+    new_status = bindparam("new_status", type_=LEGS.c.status.type)
+    new_sequence = bindparam("new_sequence", type_=LEGS.c.status_sequence.type)
+    if final:
+        values["status"] = new_status
+        values["status_sequence"] = new_sequence
+    elif status:
+        # is_newer(), and a final status stays: the old row's values, as in leg_status.
+        newer = (or_(LEGS.c.status_sequence.is_(None), LEGS.c.status_sequence < new_sequence)
+                 if sequence else LEGS.c.status_sequence.is_(None))
+        applies = and_(or_(LEGS.c.status.is_(None), LEGS.c.status.not_in(sorted(LEG_FINAL))),
+                       newer)
+        values["status"] = case((applies, new_status), else_=LEGS.c.status)
+        values["status_sequence"] = case((applies, new_sequence), else_=LEGS.c.status_sequence)
+    return (update(LEGS).where(LEGS.c.id == bindparam("leg_id")).values(**values)
+            .returning(LEGS.c.initiated_at, LEGS.c.ringing_at, LEGS.c.answered_at,
+                       LEGS.c.ring_seconds))
+
+
+_SET_RING_SECONDS = (update(LEGS).where(LEGS.c.id == bindparam("leg_id"))
+                     .values(ring_seconds=bindparam("ring")))
+
+
+async def leg_event(session: AsyncSession, hotline: "Hotline", *, query: Mapping[str, str],
+                    form: Mapping[str, str]) -> None:
+    """`POST /twilio/leg-status?leg=N`: a call-progress event of one staff phone.
+
+    One UPDATE of the leg's row (which locks it, as `get_leg` did), a second only when
+    the answer makes its ring time known. A URL by call and attempt (the degraded path,
+    replayed from the journal) finds or makes its leg first."""
+    leg_id = parse_int(query.get("leg"))
+    if leg_id is None:
+        leg = await get_leg(session, hotline, query, form)
+        if leg is not None:
+            await leg_status(session, hotline, form=form, leg=leg)
+        return
+    status = form.get("CallStatus") or ""
+    sequence = parse_int(form.get("SequenceNumber"))
+    statement = _leg_event_update(_event_column(status), status in LEG_FINAL, bool(status),
+                                  sequence is not None)
+    connection = await session.connection()
+    row = (await connection.execute(statement, {
+        "leg_id": leg_id, "event_sid": form.get("CallSid") or None,
+        "stamp": parse_twilio_timestamp(form.get("Timestamp")) or hotline.now,
+        "new_status": status, "new_sequence": sequence})).first()
+    if row is None:
+        return  # no such leg: nothing to time
+    ring = ring_seconds(row)
+    if ring != row.ring_seconds:
+        await connection.execute(_SET_RING_SECONDS, {"leg_id": leg_id, "ring": ring})
+
+
+def ring_seconds(leg) -> int | None:
     """Answered − ringing, to the second, from Twilio's own event timestamps."""
     start = leg.ringing_at or leg.initiated_at
     if leg.answered_at is None or start is None:

@@ -335,3 +335,19 @@ async def test_a_staff_token_sees_only_the_calls_that_rang_them_and_no_statistic
     assert [c["from"] for c in calls] == ["+8613900000002"]
     resp = await client.get("/api/stats", headers={"Authorization": f"Bearer {token}"})
     assert resp.status == 403 and (await resp.json())["error"]
+
+
+async def test_a_later_event_of_the_same_kind_leaves_the_first_time_and_the_ring_count(
+        twilio, caller, seed, sessions):
+    """`answered` and a later `in-progress` both mean answered: the first stamp counts,
+    and a late, out-of-order `ringing` neither moves the ring time nor the status back."""
+    await seed.staff(DAY)
+    await caller.dial_in()
+    await caller.press("0")
+    phone = await ring(twilio, caller, rings_for=7, answer=True)
+    await phone.event("in-progress", T0 + timedelta(seconds=40))
+    await phone.event("ringing", T0 + timedelta(seconds=30), seq=2)
+    async with sessions() as session:
+        leg = await session.scalar(select(Leg))
+    assert leg.answered_at == T0 + timedelta(seconds=8) and leg.ringing_at == T0 + timedelta(seconds=1)
+    assert leg.ring_seconds == 7 and leg.status == "in-progress"
