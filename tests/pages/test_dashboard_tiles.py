@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from ivr.tickets import lifecycle
+from models import Ticket
 from tests.pages.test_pages import logged_in, site, url  # noqa: F401  (fixtures)
 from tests.pages_support import _call, at
 
@@ -109,3 +110,17 @@ async def test_ticket_snapshot_and_links_lead_to_their_sets(board):
     assert page.url == url(server, "/calls?outcome=abandoned&from=2026-11-23&to=2026-11-23")
     rows = await page.locator("#call-log tbody tr").all_inner_texts()
     assert len(rows) == 1 and "11-23 09:00:00" in rows[0]
+
+
+async def test_the_overdue_tile_leads_to_the_overdue_tickets(board, sessions):
+    """超时工单 → the ticket list filtered to overdue: the one ticket past its due time, and
+    not the open one still within it."""
+    server, seeded, page = board
+    await page.click("#overdue-link")
+    await page.wait_for_load_state()
+    assert page.url == url(server, "/tickets?overdue=1")
+    rows = page.locator("tr[data-ticket]")
+    assert await rows.count() == 1
+    async with sessions() as session:
+        overdue = await session.get(Ticket, seeded.overdue_ticket_id)
+    assert await rows.first.get_attribute("data-ticket") == overdue.number
