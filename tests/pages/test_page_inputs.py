@@ -44,7 +44,8 @@ DATES = st.one_of(
               st.integers(0, 13), st.integers(0, 32)))
 VALUES = st.one_of(NUMBERS, DATES, st.text(max_size=20))
 QUERY_FIELDS = ["page", "staff", "owner", "from", "to", "date", "month", "status", "menu",
-                "outcome", "direction", "resident", "call", "error", "saved", "created"]
+                "outcome", "direction", "resident", "call", "error", "saved", "created",
+                "staff_as", "overdue", "category", "level", "q", "sort", "queue"]
 # No `name` nor `password`: a walk over `/admin/users` must not change anyone.
 FORM_FIELDS = ["staff_id", "owner", "status", "note", "text", "department", "category",
                "description", "call", "role", "active"]
