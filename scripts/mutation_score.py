@@ -79,7 +79,7 @@ def main(argv: list[str] | None = None) -> int:
         print("| module | " + " | ".join(columns) + " | score |")
         print("|---" * (len(columns) + 2) + "|")
     else:
-        print(f"{'module':32}" + "".join(f"{c:>10}" for c in columns) + f"{'score':>10}")
+        print(f"{'module':28}" + "".join(f"{c:>10}" for c in columns) + f"  {'score'}")
     all_counts = {c: 0 for c in columns}
     for module, counts in rows():
         if counts is None:
@@ -93,7 +93,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.markdown:
             print(f"| `{module}` | " + " | ".join(line) + " |")
         else:
-            print(f"{module:32}" + "".join(f"{v:>10}" for v in line))
+            print(f"{module:28}" + "".join(f"{v:>10}" for v in line[:-1]) + f"  {line[-1]}")
     checked = all_counts["total"] - all_counts["unchecked"]
     if checked:
         overall = 100.0 * (all_counts["killed"] + all_counts["timeout"]) / checked
