@@ -145,3 +145,17 @@ async def test_an_emergency_escalation_call_is_due_now_and_stops_at_the_new_due_
     assert job.not_after == at + timedelta(minutes=30) and job.attempts == 0
     assert (sms.purpose, sms.status, sms.ticket_id, sms.created_at) == ("escalation", "queued",
                                                                          ticket_id, at)
+
+
+async def test_the_overdue_pass_gives_its_reason_in_the_sms_and_the_history(sessions, settings, seed):
+    await seed.staff(STAFF)
+    settings = tuned(settings)
+    ticket_id = await new_ticket(sessions, settings, category="complaint", description="")
+    async with sessions() as session, session.begin():
+        await scheduler.run_once(session, settings=settings, now=T0 + timedelta(hours=24))
+    [(_, body)] = await sms_bodies(sessions)
+    # no description: nothing is made up in its place
+    assert body == ("【阳光花园物业客服中心】工单20261123-0001（投诉）超时未处理，已升级至客服主管。"
+                    "。请于11-25 10:00前跟进处理。")
+    _, steps = await ticket_and_steps(sessions, ticket_id)
+    assert steps == ["超时未处理：接待人(1) → 客服主管(2)，通知 张主管（短信）"]
