@@ -12,7 +12,7 @@ from datetime import timedelta
 from sqlalchemy import select
 
 from ivr.tickets import escalation, scheduler
-from models import OutboundJob, SmsMessage, Ticket, TicketHistory
+from models import OutboundJob, Resident, SmsMessage, Ticket, TicketHistory
 from tests.tickets.test_tickets import DEPUTY, STAFF, SUPERVISOR, T0, new_ticket, tuned
 
 
@@ -131,8 +131,11 @@ async def test_nobody_at_the_level_is_written_down_and_nobody_is_called(sessions
 async def test_an_emergency_escalation_call_is_due_now_and_stops_at_the_new_due_time(
         sessions, settings, seed):
     await seed.staff(STAFF)
+    await seed.residents([("薛海燕", "+8613900000001", "阳光花园6栋3单元1701", 0)])
     settings = tuned(settings)
-    ticket_id = await new_ticket(sessions, settings, category="emergency",
+    async with sessions() as session:
+        resident_id = await session.scalar(select(Resident.id))
+    ticket_id = await new_ticket(sessions, settings, category="emergency", resident_id=resident_id,
                                  resident_phone="+8613900000001")
     at = T0 + timedelta(minutes=31)
     await escalate_to(sessions, settings, ticket_id, level=2, at=at)
@@ -141,6 +144,7 @@ async def test_an_emergency_escalation_call_is_due_now_and_stops_at_the_new_due_
         [sms] = (await session.scalars(select(SmsMessage))).all()
     assert (job.kind, job.state, job.phone, job.ticket_id) == ("escalation", "queued", SUPERVISOR,
                                                                ticket_id)
+    assert job.resident_id == resident_id  # the call's record names whose emergency it was
     assert job.created_at == job.due_at == job.next_attempt_at == at
     assert job.not_after == at + timedelta(minutes=30) and job.attempts == 0
     assert (sms.purpose, sms.status, sms.ticket_id, sms.created_at) == ("escalation", "queued",
