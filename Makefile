@@ -3,7 +3,7 @@ VENV   := .venv
 PYTHON ?= python3
 BIN    := $(VENV)/bin
 
-.PHONY: run test system-deps
+.PHONY: run test system-deps mutation
 
 $(BIN)/ivr: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -43,3 +43,14 @@ test: system-deps $(BIN)/ivr
 ## Debian packages the tests need (idempotent; installs with apt-get when run as root).
 system-deps:
 	bash scripts/system-deps.sh
+
+## make mutation: mutation testing (mutmut) of the modules that decide a call, a ticket or
+## a record (pyproject.toml [tool.mutmut]; TESTING.md). Slow, so not in CI: one module at a
+## time, e.g. `make mutation MUTANTS='ivr.tickets.escalation*'`; MUTATION_CHILDREN workers
+## (default 1: the machine is shared). Ends with the per-module score.
+MUTANTS ?=
+MUTATION_CHILDREN ?= 1
+mutation: $(BIN)/ivr
+	@$(BIN)/python -c "import mutmut" 2>/dev/null || $(BIN)/pip install --quiet -e '.[test,mutation]'
+	set -f; $(BIN)/mutmut run --max-children $(MUTATION_CHILDREN) $(MUTANTS); \
+	rc=$$?; $(BIN)/mutmut results; $(BIN)/python scripts/mutation_score.py; exit $$rc

@@ -41,9 +41,10 @@ def bad_request(message: str) -> web.HTTPBadRequest:
 
 
 def date_range(request: web.Request) -> tuple[datetime, datetime]:
-    """`from`/`to` (inclusive, YYYY-MM-DD in IVR_TIMEZONE) as a UTC half-open range."""
+    """`from`/`to` (inclusive, YYYY-MM-DD in IVR_TIMEZONE) as a UTC half-open range; without
+    them, today by the server's clock (the one the calls are stamped with)."""
     tz = request.app[SETTINGS].tz
-    today = datetime.now(tz).date()
+    today = request.app[CLOCK]().astimezone(tz).date()
     try:
         start = parse_day(request.query["from"]) if "from" in request.query else today
         end = parse_day(request.query["to"]) if "to" in request.query else start

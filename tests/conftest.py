@@ -6,7 +6,9 @@ runs them on PostgreSQL, each test in a database of its own.
 
 from __future__ import annotations
 
+import asyncio
 import os
+import shutil
 import uuid
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -63,17 +65,25 @@ async def _drop_pg_database(url: str) -> None:
     await admin.dispose()
 
 
+@pytest.fixture(scope="session")
+def migrated_sqlite(tmp_path_factory) -> Path:
+    """One SQLite file migrated to head per test session, copied for each test: migrating
+    takes longer than most tests (and mutation runs repeat the tests hundreds of times)."""
+    path = tmp_path_factory.mktemp("migrated") / "ivr.db"
+    asyncio.run(upgrade(f"sqlite+aiosqlite:///{path}"))
+    return path
+
+
 @pytest.fixture
-async def database_url(tmp_path: Path):
+async def database_url(tmp_path: Path, migrated_sqlite: Path):
     if PG_URL:
         url = await _fresh_pg_database()
         await upgrade(url)
         yield url
         await _drop_pg_database(url)
     else:
-        url = f"sqlite+aiosqlite:///{tmp_path / 'ivr.db'}"
-        await upgrade(url)
-        yield url
+        shutil.copyfile(migrated_sqlite, tmp_path / "ivr.db")
+        yield f"sqlite+aiosqlite:///{tmp_path / 'ivr.db'}"
 
 
 @pytest.fixture

@@ -1,0 +1,24 @@
+"""What a refused user sees (`pages/access.py`): a 403 page in Chinese that says why."""
+
+from __future__ import annotations
+
+from ivr.app import create_app
+from ivr.people.users import add_user
+
+
+async def test_staff_opening_the_admin_page_are_told_in_chinese_they_may_not(
+        aiohttp_client, sessions, settings, clock):
+    async with sessions() as session, session.begin():
+        await add_user(session, name="客服", role="staff", password="pw-12345678", now=clock())
+    # The session cookie is Secure behind https; the test client speaks plain http.
+    plain = settings.model_copy(update={"public_base_url": "http://hotline.example.com"})
+    client = await aiohttp_client(create_app(plain, clock=clock))
+    resp = await client.post("/login", data={"username": "客服", "password": "pw-12345678"},
+                             headers={"Origin": str(client.make_url("/")).rstrip("/")},
+                             allow_redirects=False)
+    assert resp.status in (302, 303)
+    resp = await client.get("/admin")
+    assert resp.status == 403
+    page = await resp.text()
+    assert "403 ·" in page
+    assert "您没有权限查看此页面" in page
