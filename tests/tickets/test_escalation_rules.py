@@ -89,13 +89,14 @@ async def test_a_level_past_three_is_three_and_a_level_is_never_lowered(sessions
     assert ticket.escalated_at == T0
     assert "接待人(1) → 主管副总经理(3)" in steps[-1]
 
-    # Asked to go back to level 2 (the supervisor is told), the ticket stays at 3.
+    # Asked to go back to level 2, the ticket stays at 3, and level 3 is told again (a
+    # supervisor is not told of a ticket that is above them).
     at = T0 + timedelta(hours=1)
-    assert await escalate_to(sessions, settings, ticket_id, level=2, at=at) == [SUPERVISOR]
+    assert await escalate_to(sessions, settings, ticket_id, level=2, at=at) == [DEPUTY]
     ticket, steps = await ticket_and_steps(sessions, ticket_id)
     assert ticket.escalation_level == 3
     assert ticket.due_at == at + timedelta(hours=24)  # a new committed time all the same
-    assert "主管副总经理(3) → 客服主管(3)" in steps[-1]
+    assert "主管副总经理(3) → 主管副总经理(3)" in steps[-1]
 
 
 async def test_a_level_below_one_is_one(sessions, settings, seed):
