@@ -3,7 +3,8 @@
 For each size (10k, 100k, 1M legs by default) a fresh SQLite database is migrated and
 filled with a year of calls ending now, in time order: about 1.1 legs per inbound call
 (a few hunt to a second phone), 6 staff, realistic ring times, some abandoned calls, a
-ticket for one call in ten (the last fortnight's partly open). Rows are bulk-inserted with sqlite3's executemany in one transaction.
+ticket for one call in ten (the last fortnight's partly open), written by `benchmarks/seed.py`
+(SQLAlchemy Core, executemany in batches, one transaction).
 Then the real application answers, in process: `GET /api/stats` for this month and
 `GET /` (the whole dashboard: the tiles against the day before, today, this week, this
 month, the charts over 30 days and the per-staff table) as a signed-in supervisor, and
@@ -27,8 +28,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import random
-import sqlite3
 import statistics
 import sys
 import tempfile
@@ -40,127 +39,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from aiohttp.test_utils import TestClient, TestServer  # noqa: E402
 
+from benchmarks import seed  # noqa: E402
 from ivr.app import create_app  # noqa: E402
 from ivr.people.users import add_user, create_token  # noqa: E402
 from ivr.platform.config import Settings  # noqa: E402
 from models.db import make_engine, make_sessionmaker, upgrade  # noqa: E402
-
-STAFF = [("王芳", "+8613800000001"), ("李强", "+8613800000002"), ("张敏", "+8613800000003"),
-         ("刘洋", "+8613800000004"), ("陈静", "+8613800000005"), ("赵磊", "+8613800000006")]
-MENU = ["person", "repair", "repair", "complaint", "fees", "inquiry", "emergency"]
-
-
-def stamp(moment: datetime) -> str:
-    """SQLAlchemy's SQLite storage format for our UTC columns."""
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f")
-
-
-def fill(path: Path, *, legs_wanted: int, now: datetime, seed: int = 7) -> dict:
-    rng = random.Random(seed)
-    db = sqlite3.connect(path)
-    db.execute("PRAGMA journal_mode=WAL")
-    db.execute("PRAGMA synchronous=OFF")
-    started = time.perf_counter()
-    with db:
-        db.executemany(
-            "INSERT INTO staff (id, name, phone, department, shifts, position, active, "
-            "escalation_level) VALUES (?, ?, ?, '客服部', '00:00-24:00', ?, 1, 1)",
-            [(i + 1, name, phone, i) for i, (name, phone) in enumerate(STAFF)])
-        calls, legs, tickets = [], [], []
-        call_id = leg_id = 0
-        # Calls in time order, as a live system writes them (ids rise with time).
-        span = 365 * 86400
-        mean_gap = span / (legs_wanted / 1.1)
-        start = now - timedelta(seconds=span)
-        while leg_id < legs_wanted:
-            call_id += 1
-            start += timedelta(seconds=rng.expovariate(1 / mean_gap))
-            choice = rng.choice(MENU)
-            hunt = 2 if rng.random() < 0.1 else 1
-            outcome, answered_by, first_ring = "answered", None, start + timedelta(seconds=25)
-            ring_at = first_ring
-            for attempt in range(1, hunt + 1):
-                leg_id += 1
-                staff = rng.randrange(len(STAFF))
-                answered = attempt == hunt and rng.random() < 0.93
-                ring = min(30, max(1, int(rng.gauss(7, 4)))) if answered else None
-                legs.append((
-                    leg_id, call_id, f"CL{leg_id:032x}", staff + 1, STAFF[staff][0],
-                    STAFF[staff][1], attempt, stamp(ring_at - timedelta(seconds=1)),
-                    stamp(ring_at - timedelta(seconds=1)), stamp(ring_at),
-                    stamp(ring_at + timedelta(seconds=ring)) if answered else None,
-                    int(answered), ring, "completed" if answered else "no-answer",
-                    int(answered)))
-                if answered:
-                    answered_by = staff + 1
-                else:
-                    ring_at += timedelta(seconds=16)
-            if answered_by is None:
-                outcome = "abandoned" if rng.random() < 0.5 else "message"
-            calls.append((
-                call_id, f"CA{call_id:032x}", f"+86139{call_id % 10**8:08d}", stamp(start),
-                stamp(start + timedelta(seconds=120)), choice, outcome, answered_by,
-                stamp(start + timedelta(seconds=20))))
-            if call_id % 10 == 0:
-                tickets.append((call_id // 10, f"{start:%Y%m%d}-{call_id:08d}", call_id,
-                                stamp(start), stamp(start + timedelta(days=1)),
-                                # Older tickets are done; the last fortnight's partly open.
-                                "open" if now - start < timedelta(days=14) and rng.random() < 0.3
-                                else "closed", answered_by))
-        db.executemany(
-            "INSERT INTO calls (id, sid, direction, from_number, to_number, language, status, "
-            "invalid_inputs, empty_inputs, started_at, ended_at, menu_choice, outcome, "
-            "answered_by_staff_id, transfer_requested_at) VALUES (?, ?, 'inbound', ?, "
-            "'+862161234567', 'zh', 'completed', 0, 0, ?, ?, ?, ?, ?, ?)", calls)
-        db.executemany(
-            "INSERT INTO legs (id, call_id, sid, staff_id, staff_name, phone, attempt, created_at, "
-            "initiated_at, ringing_at, answered_at, accepted, ring_seconds, status, bridged) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", legs)
-        db.executemany(
-            "INSERT INTO tickets (id, number, category, call_id, created_at, due_at, status, "
-            "owner_staff_id, description, escalation_level) "
-            "VALUES (?, ?, 'repair', ?, ?, ?, ?, ?, '', 1)", tickets)
-    db.execute("ANALYZE")
-    db.close()
-    return {"calls": call_id, "legs": leg_id, "tickets": len(tickets),
-            "seconds": time.perf_counter() - started}
-
-
-def in_progress(path: Path, *, calls: int, now: datetime, seed: int = 11) -> None:
-    """`calls` inbound calls in progress now: a fifth at the menu, a fifth in line, a
-    fifth ringing a staff phone, the rest talking (a hunt's missed leg before some)."""
-    rng = random.Random(seed)
-    db = sqlite3.connect(path)
-    with db:
-        first_call = db.execute("SELECT coalesce(max(id), 0) + 1 FROM calls").fetchone()[0]
-        first_leg = db.execute("SELECT coalesce(max(id), 0) + 1 FROM legs").fetchone()[0]
-        rows, legs = [], []
-        for i in range(calls):
-            call_id = first_call + i
-            start = now - timedelta(seconds=rng.randrange(30, 600))
-            kind = ("menu", "queued", "ringing", "talking", "talking")[i % 5]
-            queued = stamp(start + timedelta(seconds=20)) if kind == "queued" else None
-            rows.append((call_id, f"CAlive{call_id:028x}", f"+86138{call_id % 10**8:08d}",
-                         stamp(start), rng.choice(MENU), queued, queued))
-            if kind in ("ringing", "talking"):
-                staff = rng.randrange(len(STAFF))
-                ring = start + timedelta(seconds=25)
-                talking = kind == "talking"
-                legs.append((first_leg + len(legs), call_id, f"CLlive{call_id:028x}", staff + 1,
-                             STAFF[staff][0], STAFF[staff][1], 1, stamp(ring), stamp(ring),
-                             stamp(ring), stamp(ring + timedelta(seconds=6)) if talking else None,
-                             int(talking), 6 if talking else None,
-                             "in-progress" if talking else "ringing", int(talking)))
-        db.executemany(
-            "INSERT INTO calls (id, sid, direction, from_number, to_number, language, status, "
-            "invalid_inputs, empty_inputs, started_at, menu_choice, queued_at, queue_since, "
-            "queue_priority) VALUES (?, ?, 'inbound', ?, '+862161234567', 'zh', 'in-progress', "
-            "0, 0, ?, ?, ?, ?, 0)", rows)
-        db.executemany(
-            "INSERT INTO legs (id, call_id, sid, staff_id, staff_name, phone, attempt, created_at, "
-            "initiated_at, ringing_at, answered_at, accepted, ring_seconds, status, bridged) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", legs)
-    db.close()
 
 
 async def live_cpu(url: str, settings: Settings, repeat: int) -> float:
@@ -200,20 +83,11 @@ async def run(size: int, repeat: int, workdir: Path, *, reuse: bool, live_calls:
     await upgrade(url)
     now = datetime.now(timezone.utc)
     if reused:  # seeded by an earlier run (--keep): a year ending then, which is near enough
-        db = sqlite3.connect(path)
-        db.execute("DELETE FROM calls WHERE ended_at IS NULL")  # an earlier run's --live calls
-        db.execute("DELETE FROM legs WHERE call_id NOT IN (SELECT id FROM calls)")
-        db.execute("DELETE FROM api_tokens")
-        db.execute("DELETE FROM users")
-        db.commit()
-        filled = {"calls": db.execute("SELECT count(*) FROM calls").fetchone()[0],
-                  "legs": db.execute("SELECT count(*) FROM legs").fetchone()[0], "seconds": 0.0}
-        db.execute("ANALYZE")
-        db.close()
+        filled = await seed.reuse_calls(url)
     else:
-        filled = fill(path, legs_wanted=size, now=now)
+        filled = await seed.year_of_calls(url, legs_wanted=size, now=now)
     if live_calls:
-        in_progress(path, calls=live_calls, now=now)
+        await seed.calls_in_progress(url, calls=live_calls, now=now)
     settings = Settings(DATABASE_URL=url, TWILIO_AUTH_TOKEN="bench", PUBLIC_BASE_URL="http://127.0.0.1",
                         IVR_JOURNAL_DIR=str(workdir / "journal"), _env_file=None)
     engine = make_engine(url)

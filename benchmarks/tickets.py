@@ -7,7 +7,8 @@ level-2 supervisor). Then the real application answers, in process, as that supe
 signed in: the list unfiltered (newest first), overdue (no date limit), overdue by due
 time, a search by phone and by address fragment, a status and category, the supervisor's
 escalation queue, and the last page. Each is timed once cold and then `--repeat` times;
-the median is printed. Figures only; not a test.
+the median is printed. The rows are written by `benchmarks/seed.py`. Figures only; not a
+test.
 
     .venv/bin/python benchmarks/tickets.py
     .venv/bin/python benchmarks/tickets.py --sizes 10000 --repeat 3
@@ -17,67 +18,21 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import random
-import sqlite3
 import sys
 import tempfile
-import time
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from aiohttp.test_utils import TestClient, TestServer  # noqa: E402
 
-from benchmarks.stats import stamp, timed  # noqa: E402
+from benchmarks import seed  # noqa: E402
+from benchmarks.stats import timed  # noqa: E402
 from ivr.app import create_app  # noqa: E402
 from ivr.people.users import add_user  # noqa: E402
 from ivr.platform.config import Settings  # noqa: E402
 from models.db import make_engine, make_sessionmaker, upgrade  # noqa: E402
-
-RESIDENTS = 5000
-CATEGORIES = ["repair", "repair", "complaint", "inquiry", "callback", "emergency"]
-
-
-def address(n: int) -> str:
-    return f"阳光花园{n % 30 + 1}栋{n % 4 + 1}单元{n % 25 + 1:02d}{n % 3 + 1:02d}"
-
-
-def fill(path: Path, *, tickets_wanted: int, now: datetime, seed: int = 11) -> float:
-    rng = random.Random(seed)
-    db = sqlite3.connect(path)
-    db.execute("PRAGMA journal_mode=WAL")
-    db.execute("PRAGMA synchronous=OFF")
-    started = time.perf_counter()
-    with db:
-        db.executemany(
-            "INSERT INTO staff (id, name, phone, department, shifts, position, active, "
-            "escalation_level) VALUES (?, ?, ?, '客服部', '00:00-24:00', ?, 1, ?)",
-            [(1, "王芳", "+8613800000001", 1, 1), (2, "李强", "+8613800000002", 2, 1),
-             (3, "赵主管", "+8613800000009", 3, 2)])
-        db.executemany(
-            "INSERT INTO residents (id, name, phone, address, arrears) VALUES (?, ?, ?, ?, 0)",
-            [(n, f"住户{n}", f"+86139{n:08d}", address(n)) for n in range(1, RESIDENTS + 1)])
-        rows = []
-        span = 365 * 86400
-        for n in range(1, tickets_wanted + 1):
-            created = now - timedelta(seconds=span * (1 - n / tickets_wanted))
-            resident = rng.randrange(1, RESIDENTS + 1)
-            recent = now - created < timedelta(days=14)
-            status = rng.choice(["open", "assigned", "in_progress"]) if recent and rng.random() < 0.3 \
-                else "closed"
-            due = created + timedelta(hours=rng.choice([1, 24, 24, 48]))
-            level = 2 if status != "closed" and due < now and rng.random() < 0.5 else 1
-            rows.append((n, f"{created:%Y%m%d}-{n:06d}", rng.choice(CATEGORIES), status, resident,
-                         f"+86139{resident:08d}", stamp(created), stamp(due), rng.choice([1, 2]),
-                         level))
-        db.executemany(
-            "INSERT INTO tickets (id, number, category, status, resident_id, resident_phone, "
-            "created_at, due_at, owner_staff_id, escalation_level, description, needs_callback) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, '报修', 0)", rows)
-    db.execute("ANALYZE")
-    db.close()
-    return time.perf_counter() - started
 
 
 async def run(size: int, repeat: int, workdir: Path) -> None:
@@ -85,7 +40,7 @@ async def run(size: int, repeat: int, workdir: Path) -> None:
     url = f"sqlite+aiosqlite:///{path}"
     await upgrade(url)
     now = datetime.now(timezone.utc)
-    seconds = fill(path, tickets_wanted=size, now=now)
+    seconds = await seed.year_of_tickets(url, tickets_wanted=size, now=now)
     settings = Settings(DATABASE_URL=url, TWILIO_AUTH_TOKEN="bench", PUBLIC_BASE_URL="http://127.0.0.1",
                         IVR_JOURNAL_DIR=str(workdir / "journal"), _env_file=None)
     engine = make_engine(url)
@@ -97,7 +52,7 @@ async def run(size: int, repeat: int, workdir: Path) -> None:
     client = TestClient(TestServer(create_app(settings)))
     await client.start_server()
     queries = {"all": "", "overdue": "overdue=1", "overdue by due": "overdue=1&sort=due",
-               "phone": "q=13900001234", "address": "q=" + address(17)[4:],
+               "phone": "q=13900001234", "address": "q=" + seed.address(17)[4:],
                "status+category": "status=open&category=complaint", "queue": "queue=mine",
                "last page": f"page={max(1, -(-size // 50))}"}
     try:
