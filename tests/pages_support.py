@@ -7,6 +7,7 @@ figure the tests expect can be worked out by hand from the table in `seed_month`
 from __future__ import annotations
 
 import shutil
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
@@ -161,6 +162,30 @@ async def signed_in_at(browser, base: str, name: str, password: str, next_path: 
     await page.fill("input[name=password]", password)
     await page.click("button[type=submit]")
     return context, page
+
+
+@asynccontextmanager
+async def page_across_a_restart(browser, settings, tmp_path, *, name: str, password: str, path: str,
+                                link: str):
+    """A page on `path` of the real server, signed in as `name`, that saw its live link
+    (`link`, e.g. `#desk-link`) go `ok`, then `lost` when the server was killed, and the
+    server started again: the test then shows what the page does by itself."""
+    hotline = hotline_process(settings, tmp_path)
+    hotline.start()
+    try:
+        await hotline.wait_ready()
+        context, page = await signed_in_at(browser, hotline.url, name, password, path)
+        try:
+            await page.wait_for_selector(f"{link}.ok")
+            hotline.kill()
+            await page.wait_for_selector(f"{link}.lost", timeout=10000)
+            hotline.start()
+            await hotline.wait_ready()
+            yield page
+        finally:
+            await context.close()
+    finally:
+        hotline.stop()
 
 
 async def seed_outbound(sessions, settings, seeded: Seeded) -> dict[str, str]:

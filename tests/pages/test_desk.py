@@ -11,7 +11,7 @@ import pytest
 from ivr.people.users import add_user
 from models import Call, Leg, Staff
 from tests.pages.test_pages import logged_in, site, url  # noqa: F401  (fixtures)
-from tests.pages_support import hotline_process, signed_in_at
+from tests.pages_support import page_across_a_restart
 from tests.twilio_client import Caller, StaffPhone
 
 CHEN = "+8613933334444"  # 陈静, 5栋1单元302, two complaints still open (seed_month)
@@ -80,16 +80,8 @@ async def test_the_desk_comes_back_by_itself_after_a_restart(browser, tmp_path, 
         user = await add_user(session, name="wangfang", role="staff", password="staff-pass-1",
                               now=clock())
         user.staff_id = wang.id
-    hotline = hotline_process(settings, tmp_path)
-    hotline.start()
-    try:
-        await hotline.wait_ready()
-        context, page = await signed_in_at(browser, hotline.url, "wangfang", "staff-pass-1", "/desk")
-        await page.wait_for_selector("#desk-link.ok")
-        hotline.kill()
-        await page.wait_for_selector("#desk-link.lost", timeout=10000)
-        hotline.start()
-        await hotline.wait_ready()
+    async with page_across_a_restart(browser, settings, tmp_path, name="wangfang",
+                                     password="staff-pass-1", path="/desk", link="#desk-link") as page:
         now = datetime.now(timezone.utc)
         async with sessions() as session, session.begin():
             call = Call(sid="CAafter", from_number="+8613900000009", started_at=now)
@@ -99,6 +91,3 @@ async def test_the_desk_comes_back_by_itself_after_a_restart(browser, tmp_path, 
                             phone=wang.phone, attempt=1, created_at=now, initiated_at=now))
         await page.locator('#desk-calls section[data-sid="CAafter"]').wait_for(timeout=15000)
         assert await page.get_attribute("#desk-link", "class") == "ok"
-        await context.close()
-    finally:
-        hotline.stop()

@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from models import Call
 from tests.pages.test_pages import logged_in, site, url  # noqa: F401  (fixtures)
-from tests.pages_support import hotline_process, signed_in_at
+from tests.pages_support import page_across_a_restart
 from tests.twilio_client import Caller
 
 
@@ -44,21 +44,10 @@ async def test_the_wall_comes_back_by_itself_after_a_restart(browser, tmp_path, 
 
     async with sessions() as session, session.begin():
         await add_user(session, name="主管", role="supervisor", password="supervisor-pass", now=clock())
-    hotline = hotline_process(settings, tmp_path)
-    hotline.start()
-    try:
-        await hotline.wait_ready()
-        context, page = await signed_in_at(browser, hotline.url, "主管", "supervisor-pass", "/wall")
-        await page.wait_for_selector("#wall-link.ok")
-        hotline.kill()
-        await page.wait_for_selector("#wall-link.lost", timeout=10000)
-        hotline.start()
-        await hotline.wait_ready()
+    async with page_across_a_restart(browser, settings, tmp_path, name="主管",
+                                     password="supervisor-pass", path="/wall", link="#wall-link") as page:
         async with sessions() as session, session.begin():
             session.add(Call(sid="CAafter", from_number="+8613900000009",
                              started_at=__import__("datetime").datetime.now().astimezone()))
         await page.locator('#wall-calls tr[data-sid="CAafter"]').wait_for(timeout=15000)
         assert await page.get_attribute("#wall-link", "class") == "ok"
-        await context.close()
-    finally:
-        hotline.stop()
