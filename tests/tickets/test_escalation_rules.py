@@ -9,11 +9,20 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import select
 
 from ivr.tickets import escalation, scheduler
 from models import OutboundJob, Resident, SmsMessage, Ticket, TicketHistory
 from tests.tickets.test_tickets import DEPUTY, STAFF, SUPERVISOR, T0, new_ticket, tuned
+
+
+@pytest.fixture
+async def tuned_settings(settings, seed):
+    """The staff of `test_tickets` on shift, and the settings with the escalation
+    contacts configured (level 2: 张主管, a staff member; level 3: a phone only)."""
+    await seed.staff(STAFF)
+    return tuned(settings)
 
 
 async def escalate_to(sessions, settings, ticket_id: int, *, level: int, at) -> list[str]:
@@ -39,28 +48,24 @@ async def sms_bodies(sessions) -> list[tuple[str, str]]:
     return [(m.to, m.body) for m in rows]
 
 
-async def test_the_oldest_overdue_ticket_is_escalated_first(sessions, settings, seed):
-    await seed.staff(STAFF)
-    settings = tuned(settings)
+async def test_the_oldest_overdue_ticket_is_escalated_first(sessions, tuned_settings):
     # Opened first but a complaint (due in 24 h); opened later but an emergency (30 min).
-    later = await new_ticket(sessions, settings, category="complaint")
-    sooner = await new_ticket(sessions, settings, category="emergency", now=T0 + timedelta(hours=1))
+    later = await new_ticket(sessions, tuned_settings, category="complaint")
+    sooner = await new_ticket(sessions, tuned_settings, category="emergency", now=T0 + timedelta(hours=1))
     async with sessions() as session, session.begin():
-        result = await scheduler.run_once(session, settings=settings, now=T0 + timedelta(days=2))
+        result = await scheduler.run_once(session, settings=tuned_settings, now=T0 + timedelta(days=2))
     assert result["escalated"] == ["20261123-0002", "20261123-0001"]
     async with sessions() as session:
         order = (await session.scalars(select(SmsMessage.ticket_id).order_by(SmsMessage.id))).all()
     assert list(order) == [sooner, later]
 
 
-async def test_the_sms_says_what_where_and_by_when_in_local_time(sessions, settings, seed):
-    await seed.staff(STAFF)
-    settings = tuned(settings)
+async def test_the_sms_says_what_where_and_by_when_in_local_time(sessions, tuned_settings):
     description = "3栋\n地下室水管爆裂，" + "水" * 80
-    ticket_id = await new_ticket(sessions, settings, category="repair",
+    ticket_id = await new_ticket(sessions, tuned_settings, category="repair",
                                  resident_phone="+8613900000001", description=description)
     at = T0 + timedelta(hours=20)  # 06:00 UTC on the 24th; the repair's 24 h end on the 25th
-    await escalate_to(sessions, settings, ticket_id, level=2, at=at)
+    await escalate_to(sessions, tuned_settings, ticket_id, level=2, at=at)
     [(to, body)] = await sms_bodies(sessions)
     assert to == SUPERVISOR
     expected_what = ("3栋 地下室水管爆裂，" + "水" * 80)[:60]
@@ -68,22 +73,18 @@ async def test_the_sms_says_what_where_and_by_when_in_local_time(sessions, setti
                     f"住户+8613900000001，{expected_what}。请于11-25 06:00前跟进处理。")
 
 
-async def test_an_sms_without_a_resident_phone_leaves_the_phone_out(sessions, settings, seed):
-    await seed.staff(STAFF)
-    settings = tuned(settings)
-    ticket_id = await new_ticket(sessions, settings, category="complaint", description="  噪音  ")
-    await escalate_to(sessions, settings, ticket_id, level=3, at=T0)
+async def test_an_sms_without_a_resident_phone_leaves_the_phone_out(sessions, tuned_settings):
+    ticket_id = await new_ticket(sessions, tuned_settings, category="complaint", description="  噪音  ")
+    await escalate_to(sessions, tuned_settings, ticket_id, level=3, at=T0)
     bodies = [body for _, body in await sms_bodies(sessions)]
     assert bodies == ["【阳光花园物业客服中心】工单20261123-0001（投诉）住户催办，已升级至主管副总经理。"
                       "噪音。请于11-24 10:00前跟进处理。"]
 
 
-async def test_a_level_past_three_is_three_and_a_level_is_never_lowered(sessions, settings, seed):
-    await seed.staff(STAFF)
-    settings = tuned(settings)
-    ticket_id = await new_ticket(sessions, settings, category="complaint")
+async def test_a_level_past_three_is_three_and_a_level_is_never_lowered(sessions, tuned_settings):
+    ticket_id = await new_ticket(sessions, tuned_settings, category="complaint")
 
-    assert await escalate_to(sessions, settings, ticket_id, level=7, at=T0) == [DEPUTY]
+    assert await escalate_to(sessions, tuned_settings, ticket_id, level=7, at=T0) == [DEPUTY]
     ticket, steps = await ticket_and_steps(sessions, ticket_id)
     assert ticket.escalation_level == 3
     assert ticket.escalated_at == T0
@@ -92,28 +93,24 @@ async def test_a_level_past_three_is_three_and_a_level_is_never_lowered(sessions
     # Asked to go back to level 2, the ticket stays at 3, and level 3 is told again (a
     # supervisor is not told of a ticket that is above them).
     at = T0 + timedelta(hours=1)
-    assert await escalate_to(sessions, settings, ticket_id, level=2, at=at) == [DEPUTY]
+    assert await escalate_to(sessions, tuned_settings, ticket_id, level=2, at=at) == [DEPUTY]
     ticket, steps = await ticket_and_steps(sessions, ticket_id)
     assert ticket.escalation_level == 3
     assert ticket.due_at == at + timedelta(hours=24)  # a new committed time all the same
     assert "主管副总经理(3) → 主管副总经理(3)" in steps[-1]
 
 
-async def test_a_level_below_one_is_one(sessions, settings, seed):
-    await seed.staff(STAFF)
-    settings = tuned(settings)
-    ticket_id = await new_ticket(sessions, settings, category="complaint")
-    await escalate_to(sessions, settings, ticket_id, level=0, at=T0)
+async def test_a_level_below_one_is_one(sessions, tuned_settings):
+    ticket_id = await new_ticket(sessions, tuned_settings, category="complaint")
+    await escalate_to(sessions, tuned_settings, ticket_id, level=0, at=T0)
     ticket, steps = await ticket_and_steps(sessions, ticket_id)
     assert ticket.escalation_level == 1
     assert steps == ["住户催办：接待人(1) → 接待人(1)，通知 王小姐、李先生、张主管（短信）"]  # level 1: the staff
 
 
-async def test_the_history_names_who_was_told_and_how(sessions, settings, seed):
-    await seed.staff(STAFF)
-    settings = tuned(settings)
-    ticket_id = await new_ticket(sessions, settings, category="emergency")
-    await escalate_to(sessions, settings, ticket_id, level=2, at=T0)
+async def test_the_history_names_who_was_told_and_how(sessions, tuned_settings):
+    ticket_id = await new_ticket(sessions, tuned_settings, category="emergency")
+    await escalate_to(sessions, tuned_settings, ticket_id, level=2, at=T0)
     _, steps = await ticket_and_steps(sessions, ticket_id)
     assert steps == ["住户催办：接待人(1) → 客服主管(2)，通知 张主管（短信+电话）"]
 
@@ -130,16 +127,14 @@ async def test_nobody_at_the_level_is_written_down_and_nobody_is_called(sessions
 
 
 async def test_an_emergency_escalation_call_is_due_now_and_stops_at_the_new_due_time(
-        sessions, settings, seed):
-    await seed.staff(STAFF)
+        sessions, tuned_settings, seed):
     await seed.residents([("薛海燕", "+8613900000001", "阳光花园6栋3单元1701", 0)])
-    settings = tuned(settings)
     async with sessions() as session:
         resident_id = await session.scalar(select(Resident.id))
-    ticket_id = await new_ticket(sessions, settings, category="emergency", resident_id=resident_id,
+    ticket_id = await new_ticket(sessions, tuned_settings, category="emergency", resident_id=resident_id,
                                  resident_phone="+8613900000001")
     at = T0 + timedelta(minutes=31)
-    await escalate_to(sessions, settings, ticket_id, level=2, at=at)
+    await escalate_to(sessions, tuned_settings, ticket_id, level=2, at=at)
     async with sessions() as session:
         [job] = (await session.scalars(select(OutboundJob))).all()
         [sms] = (await session.scalars(select(SmsMessage))).all()
@@ -152,12 +147,10 @@ async def test_an_emergency_escalation_call_is_due_now_and_stops_at_the_new_due_
                                                                          ticket_id, at)
 
 
-async def test_the_overdue_pass_gives_its_reason_in_the_sms_and_the_history(sessions, settings, seed):
-    await seed.staff(STAFF)
-    settings = tuned(settings)
-    ticket_id = await new_ticket(sessions, settings, category="complaint", description="")
+async def test_the_overdue_pass_gives_its_reason_in_the_sms_and_the_history(sessions, tuned_settings):
+    ticket_id = await new_ticket(sessions, tuned_settings, category="complaint", description="")
     async with sessions() as session, session.begin():
-        await scheduler.run_once(session, settings=settings, now=T0 + timedelta(hours=24))
+        await scheduler.run_once(session, settings=tuned_settings, now=T0 + timedelta(hours=24))
     [(_, body)] = await sms_bodies(sessions)
     # no description: nothing is made up in its place
     assert body == ("【阳光花园物业客服中心】工单20261123-0001（投诉）超时未处理，已升级至客服主管。"
