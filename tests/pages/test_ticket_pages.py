@@ -91,6 +91,36 @@ async def site(aiohttp_server, settings, clock, sessions):
     return server, ids
 
 
+PASSWORDS = {"主管": "supervisor-pass", "wangfang": "staff-pass-1", "zhao": "zhao-pass-1",
+             "qian": "qian-pass-1"}
+
+
+@pytest.fixture
+async def page_as(browser, site):
+    """`await page_as("zhao", "/tickets")`: a page of `site` signed in as that user (of
+    `seed_month` or `seed_tickets`), gone to the path if one is given; every one is closed
+    after the test."""
+    server, _ = site
+    contexts = []
+
+    async def open_page(name: str, path: str | None = None):
+        context, page = await logged_in(browser, server, name, PASSWORDS[name])
+        contexts.append(context)
+        if path:
+            await page.goto(url(server, path))
+        return page
+
+    yield open_page
+    for context in contexts:
+        await context.close()
+
+
+async def submit_filters(page) -> None:
+    """Press the filter form's button and wait for the list it loads."""
+    await page.click("#ticket-filters button[type=submit]")
+    await page.wait_for_load_state()
+
+
 async def shown(page, ids) -> list[str]:
     """The tickets in the list, top to bottom, by their letter in `seed_tickets`."""
     numbers = await page.locator("table.tickets tbody tr").evaluate_all(
@@ -98,14 +128,12 @@ async def shown(page, ids) -> list[str]:
     return [ids["letters"][n] for n in numbers]
 
 
-async def test_overdue_shows_last_months_late_ticket_and_hides_fresh_ones(browser, site):
+async def test_overdue_shows_last_months_late_ticket_and_hides_fresh_ones(page_as, site):
     server, ids = site
-    context, page = await logged_in(browser, server, "主管", "supervisor-pass")
-    await page.goto(url(server, "/tickets"))
+    page = await page_as("主管", "/tickets")
     assert await page.inner_text("#ticket-count") == "共 6 张工单"  # no date limit by default
     await page.check("#ticket-filters input[name=overdue]")
-    await page.click("#ticket-filters button[type=submit]")
-    await page.wait_for_load_state()
+    await submit_filters(page)
     assert "overdue=1" in page.url
     # C was created in October and is 40 minutes late; A is a day late. D, B and E are
     # not due yet; F is late but resolved.
@@ -115,96 +143,77 @@ async def test_overdue_shows_last_months_late_ticket_and_hides_fresh_ones(browse
     # A creation-date range still narrows the overdue ones when it is given.
     await page.goto(url(server, "/tickets?overdue=1&from=2026-11-01&to=2026-11-30"))
     assert await shown(page, ids) == ["A"]
-    await context.close()
 
 
-async def test_search_finds_a_ticket_by_phone_and_by_address(browser, site):
+async def test_search_finds_a_ticket_by_phone_and_by_address(page_as, site):
     server, ids = site
-    context, page = await logged_in(browser, server, "主管", "supervisor-pass")
-    await page.goto(url(server, "/tickets"))
+    page = await page_as("主管", "/tickets")
     await page.fill("#ticket-filters input[name=q]", "139 1111 2222")  # as people type it
-    await page.click("#ticket-filters button[type=submit]")
-    await page.wait_for_load_state()
+    await submit_filters(page)
     assert await shown(page, ids) == ["C"]
     assert "3栋2单元501" in await page.inner_text("table.tickets")
     await page.fill("#ticket-filters input[name=q]", "5栋1单元302")
-    await page.click("#ticket-filters button[type=submit]")
-    await page.wait_for_load_state()
+    await submit_filters(page)
     assert await shown(page, ids) == ["B", "F", "A"]  # 陈静's, newest first
     number = next(n for n, letter in ids["letters"].items() if letter == "E")
     await page.goto(url(server, f"/tickets?q={number}"))
     assert await shown(page, ids) == ["E"]
     await page.goto(url(server, "/tickets?q=%25"))  # a LIKE wildcard is just a character
     assert await shown(page, ids) == []
-    await context.close()
 
 
-async def test_sort_by_due_puts_the_most_urgent_first(browser, site):
-    server, ids = site
-    context, page = await logged_in(browser, server, "主管", "supervisor-pass")
-    await page.goto(url(server, "/tickets"))
+async def test_sort_by_due_puts_the_most_urgent_first(page_as, site):
+    _, ids = site
+    page = await page_as("主管", "/tickets")
     assert await shown(page, ids) == ["D", "B", "E", "F", "A", "C"]  # newest first
     await page.select_option("#ticket-filters select[name=sort]", "due")
-    await page.click("#ticket-filters button[type=submit]")
-    await page.wait_for_load_state()
+    await submit_filters(page)
     assert await shown(page, ids) == ["A", "C", "F", "D", "B", "E"]
     # Filters combine: complaints by due time.
     await page.select_option("#ticket-filters select[name=category]", "complaint")
-    await page.click("#ticket-filters button[type=submit]")
-    await page.wait_for_load_state()
+    await submit_filters(page)
     assert await shown(page, ids) == ["A", "F", "B", "E"]
     assert "category=complaint" in page.url and "sort=due" in page.url
-    await context.close()
 
 
 async def test_the_escalation_queue_shows_only_what_was_escalated_to_that_supervisor(
-        browser, site):
-    server, ids = site
-    context, page = await logged_in(browser, server, "zhao", "zhao-pass-1")
-    await page.goto(url(server, "/tickets"))
+        page_as, site):
+    _, ids = site
+    page = await page_as("zhao", "/tickets")
     await page.check("#ticket-filters input[name=queue]")
-    await page.click("#ticket-filters button[type=submit]")
-    await page.wait_for_load_state()
+    await submit_filters(page)
     assert "queue=mine" in page.url
     # B waits at level 2; F was escalated there too but is resolved; E went to level 3.
     assert await shown(page, ids) == ["B"]
     assert await page.inner_text("h1") == "升级给我的工单"
-    await context.close()
 
-    context, page = await logged_in(browser, server, "qian", "qian-pass-1")
-    await page.goto(url(server, "/tickets?queue=mine"))
+    page = await page_as("qian", "/tickets?queue=mine")
     assert await shown(page, ids) == ["E"]
-    await context.close()
 
     # A supervisor at no escalation level has no queue, and is told why.
-    context, page = await logged_in(browser, server, "主管", "supervisor-pass")
-    await page.goto(url(server, "/tickets?queue=mine"))
+    page = await page_as("主管", "/tickets?queue=mine")
     assert await shown(page, ids) == []
     assert "升级联系人" in await page.inner_text("#queue-nobody")
-    await context.close()
 
 
-async def test_staff_see_only_their_own_tickets_whatever_the_filters(browser, site):
+async def test_staff_see_only_their_own_tickets_whatever_the_filters(page_as, site):
     server, ids = site
-    context, page = await logged_in(browser, server, "wangfang", "staff-pass-1")
-    await page.goto(url(server, f"/tickets?owner={ids['li']}"))  # 李强's: not hers to see
+    page = await page_as("wangfang", f"/tickets?owner={ids['li']}")  # 李强's: not hers to see
     assert await shown(page, ids) == ["F", "A", "C"]  # 王芳's own, newest first
     await page.goto(url(server, "/tickets?overdue=1&sort=due"))
     assert await shown(page, ids) == ["A", "C"]
     assert await page.locator("#ticket-filters select[name=owner]").count() == 0
-    await context.close()
 
 
-async def test_paging_links_keep_the_filters(browser, site, sessions, settings):
-    server, ids = site
+async def test_paging_links_keep_the_filters(page_as, site, sessions, settings):
+    _, ids = site
     async with sessions() as session, session.begin():
         for n in range(55):
             await lifecycle.create_ticket(
                 session, settings=settings, now=at(20, 8, 0, n), category="repair",
                 actor="test", resident_phone="+8613922220000", description=f"批量 {n}",
                 owner_staff_id=ids["li"])
-    context, page = await logged_in(browser, server, "主管", "supervisor-pass")
-    await page.goto(url(server, "/tickets?category=repair&q=13922220000&sort=due"))
+    page = await page_as("主管", "/tickets?category=repair&q=13922220000&sort=due")
     assert await page.inner_text("#ticket-count") == "共 55 张工单"
     assert await page.locator("table.tickets tbody tr").count() == 50
     await page.click("#next-page")
@@ -212,13 +221,11 @@ async def test_paging_links_keep_the_filters(browser, site, sessions, settings):
     assert "category=repair" in page.url and "sort=due" in page.url and "page=2" in page.url
     assert await page.locator("table.tickets tbody tr").count() == 5
     assert await page.input_value("#ticket-filters input[name=q]") == "13922220000"
-    await context.close()
 
 
-async def test_saving_a_note_on_a_resolved_ticket_keeps_it_resolved(browser, site):
-    server, ids = site
-    context, page = await logged_in(browser, server, "主管", "supervisor-pass")
-    await page.goto(url(server, f"/tickets/{ids['F']}"))
+async def test_saving_a_note_on_a_resolved_ticket_keeps_it_resolved(page_as, site):
+    _, ids = site
+    page = await page_as("主管", f"/tickets/{ids['F']}")
     assert await page.inner_text("#ticket-status") == "已解决"
     # Writing a note and pressing 保存 leaves the status alone: the select starts at it.
     await page.fill("#status-form input[name=note]", "住户来电询问，已告知处理结果")
@@ -233,22 +240,19 @@ async def test_saving_a_note_on_a_resolved_ticket_keeps_it_resolved(browser, sit
     await page.click("#status-form button")
     await page.wait_for_load_state()
     assert await page.inner_text("#ticket-status") == "已关闭"
-    await context.close()
 
 
-async def test_the_owner_select_shows_the_owner(browser, site):
-    server, ids = site
-    context, page = await logged_in(browser, server, "主管", "supervisor-pass")
-    await page.goto(url(server, f"/tickets/{ids['B']}"))
+async def test_the_owner_select_shows_the_owner(page_as, site):
+    _, ids = site
+    page = await page_as("主管", f"/tickets/{ids['B']}")
     owner = page.locator("#owner-form select[name=staff_id]")
     assert await owner.input_value() == str(ids["li"])
     assert await owner.locator("option:checked").inner_text() == "李强"
-    await context.close()
 
 
-async def test_the_countdown_to_the_due_time_follows_the_servers_clock(browser, site):
+async def test_the_countdown_to_the_due_time_follows_the_servers_clock(page_as, site):
     server, ids = site
-    context, page = await logged_in(browser, server, "主管", "supervisor-pass")
+    page = await page_as("主管")
     await page.clock.install()  # this browser's clock, not the server's frozen one
     await page.goto(url(server, f"/tickets/{ids['D']}"))
     assert await page.inner_text("#ticket-countdown") == "剩余 2 小时 15 分"
@@ -262,7 +266,6 @@ async def test_the_countdown_to_the_due_time_follows_the_servers_clock(browser, 
     # A resolved ticket has nothing left to count down.
     await page.goto(url(server, f"/tickets/{ids['F']}"))
     assert await page.locator("#ticket-countdown").count() == 0
-    await context.close()
 
 
 TYPED = [
