@@ -16,7 +16,7 @@ from ivr.tickets import reports
 from models import Call, Staff
 
 from .access import MANAGERS, forbidden, page, user_of
-from .render import number_field, query_day, render
+from .render import choice_field, number_field, query_day, render
 
 PAGE_SIZE = 50
 OUTCOMES = ("answered", "message", "abandoned", "missed", "self_service", "ivr")
@@ -34,9 +34,7 @@ def filters_from(request: web.Request) -> tuple[CallFilter, dict]:
     if last < first:
         raise web.HTTPBadRequest(text="to is before from")
     staff_id = number_field(q.get("staff"), "staff")
-    staff_as = q.get("staff_as") or None
-    if staff_as is not None and staff_as not in STAFF_ROLES:
-        raise web.HTTPBadRequest(text=f"staff_as: expected one of {', '.join(STAFF_ROLES)}")
+    staff_as = choice_field(q.get("staff_as"), "staff_as", choices=STAFF_ROLES)
     user = user_of(request)
     if user.role not in MANAGERS:
         staff_id = own_staff_id(user)

@@ -5,6 +5,7 @@ Handlers pass plain data (no ORM objects, no queries in templates) to `render`.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date, datetime
 from pathlib import Path
 
@@ -47,6 +48,18 @@ def number_field(text: str | None, what: str, *, default: int | None = None,
     if not (text.isascii() and text.isdigit()) or not low <= int(text) <= high:
         raise web.HTTPBadRequest(text=f"{what}: expected a whole number from {low} to {high}")
     return int(text)
+
+
+def choice_field(text: str | None, what: str, *, choices: Sequence[str],
+                 default: str | None = None) -> str | None:
+    """One of `choices` typed into a query or form field, or `default` when empty; else
+    400 naming the field and its choices, so a mistyped URL is told, not guessed at."""
+    if text is None or not text.strip():
+        return default
+    text = text.strip()
+    if text not in choices:
+        raise web.HTTPBadRequest(text=f"{what}: expected one of {', '.join(choices)}")
+    return text
 
 
 def path_id(request: web.Request) -> int | None:

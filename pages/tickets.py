@@ -18,20 +18,9 @@ from models import Call, Leg, Resident, Staff, Ticket
 from models.ticket import CATEGORIES, STATUSES
 
 from .access import MANAGERS, forbidden, form_of, page, user_of
-from .render import language, number_field, path_id, query_day, render, translator
+from .render import choice_field, language, number_field, path_id, query_day, render, translator
 
 PAGE_SIZE = 50
-OVERDUE_VALUES = {"": False, "0": False, "1": True}
-
-
-def _key(q, name: str, allowed) -> str | None:
-    """A key typed into the URL (`status`, `category`…): one of `allowed`, absent, or 400."""
-    value = (q.get(name) or "").strip()
-    if not value:
-        return None
-    if value not in allowed:
-        raise web.HTTPBadRequest(text=f"{name}: expected one of {', '.join(allowed)}")
-    return value
 
 
 def ticket_filters(request: web.Request, *, queue_levels: tuple[int, ...] | None
@@ -44,8 +33,7 @@ def ticket_filters(request: web.Request, *, queue_levels: tuple[int, ...] | None
     last = query_day(q.get("to"), None)
     if first and last and last < first:
         raise web.HTTPBadRequest(text="to is before from")
-    if (q.get("overdue") or "").strip() not in OVERDUE_VALUES:
-        raise web.HTTPBadRequest(text="overdue: expected 1 or 0")
+    overdue = choice_field(q.get("overdue"), "overdue", choices=("1", "0")) == "1"
     owner = number_field(q.get("owner"), "owner")
     user = user_of(request)
     if user.role not in MANAGERS:
@@ -54,11 +42,12 @@ def ticket_filters(request: web.Request, *, queue_levels: tuple[int, ...] | None
     f = search.TicketFilter(
         start=datetime.combine(first, time(0), settings.tz) if first else None,
         end=datetime.combine(last + timedelta(days=1), time(0), settings.tz) if last else None,
-        overdue=OVERDUE_VALUES[(q.get("overdue") or "").strip()],
-        status=_key(q, "status", STATUSES), category=_key(q, "category", CATEGORIES),
+        overdue=overdue, status=choice_field(q.get("status"), "status", choices=STATUSES),
+        category=choice_field(q.get("category"), "category", choices=CATEGORIES),
         owner_staff_id=owner,
         escalation_level=number_field(q.get("level"), "level", low=1, high=escalation.MAX_LEVEL),
-        text=text, queue_levels=queue_levels, sort=_key(q, "sort", search.SORTS) or "created")
+        text=text, queue_levels=queue_levels,
+        sort=choice_field(q.get("sort"), "sort", choices=search.SORTS, default="created"))
     shown = {"from": first.isoformat() if first else "", "to": last.isoformat() if last else "",
              "overdue": "1" if f.overdue else "", "status": f.status or "",
              "category": f.category or "",
@@ -74,7 +63,7 @@ async def ticket_list(request: web.Request) -> web.Response:
     settings = request.app[SETTINGS]
     user = user_of(request)
     now = request.app[CLOCK]()
-    mine = _key(request.query, "queue", ("mine",)) is not None
+    mine = choice_field(request.query.get("queue"), "queue", choices=("mine",)) is not None
     page_no = number_field(request.query.get("page"), "page", default=1, low=1)
     async with request.app[READER]() as session:
         levels = (await contacts.levels_of(session, settings=settings, staff_id=user.staff_id)

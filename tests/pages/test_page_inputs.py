@@ -106,6 +106,26 @@ async def test_a_day_with_no_calls_still_shows_the_staff_who_own_tickets(people)
         assert resp.status == 200, await resp.text()
 
 
+# A key outside its list, in every filter that takes one: told which keys it takes.
+CHOICES = [("/calls?staff=1&staff_as=sometimes", "staff_as", ["answered", "rang", "missed"]),
+           ("/exports/calls.csv?staff_as=all", "staff_as", ["answered", "rang", "missed"]),
+           ("/tickets?status=done", "status", ["open", "closed"]),
+           ("/tickets?category=plumbing", "category", ["repair", "complaint"]),
+           ("/tickets?sort=urgency", "sort", ["created", "due"]),
+           ("/tickets?queue=all", "queue", ["mine"]),
+           ("/tickets?overdue=yes", "overdue", ["1", "0"])]
+
+
+async def test_a_key_outside_its_list_is_a_400_naming_the_field_and_its_keys(people):
+    client, _ = people[0]  # the admin: every filter is theirs to use
+    for url, field, some_keys in CHOICES:
+        resp = await client.get(url, allow_redirects=False)
+        text = await resp.text()
+        assert resp.status == 400, (url, resp.status)
+        assert text.startswith(f"{field}: expected "), (url, text)
+        assert all(key in text for key in some_keys), (url, text)
+
+
 @WALK
 @given(data=st.data())
 async def test_any_typed_number_on_any_page_is_never_a_500(people, data):
