@@ -5,7 +5,13 @@ Each caller runs whole calls back to back (the same ten signed webhooks as
 screening and accept, dial result, call status), pausing like a real caller between
 webhooks. At the end every webhook that got a 200 is looked for in the database.
 
-Prints calls completed, errors (must be 0) and records lost (must be 0).
+A whole call needs a free person (one phone rings or talks for one caller at a time), so
+as many staff as callers are on shift (`--staff`) with no wrap-up after a call
+(`--wrap-up`): else most calls wait in line after the menu and the soak never reaches
+the staff phone's webhooks.
+
+Prints calls completed (whole: every webhook through to the dial result), errors (must
+be 0) and records lost (must be 0).
 
     .venv/bin/python benchmarks/soak.py                      # 500 calls, 3 minutes, SQLite
     .venv/bin/python benchmarks/soak.py --calls 200 --minutes 1
@@ -89,8 +95,9 @@ async def main(args) -> int:
     database_url = args.database_url or f"sqlite+aiosqlite:///{workdir / 'ivr.db'}"
     env = {"DATABASE_URL": database_url, "TWILIO_AUTH_TOKEN": AUTH_TOKEN,
            "PUBLIC_BASE_URL": PUBLIC_BASE, "HOTLINE_NUMBER": HOTLINE, "COMPANY_NAME": "阳光花园",
-           "IVR_JOURNAL_DIR": str(workdir / "journal"), "IVR_LOG_LEVEL": "WARNING"}
-    prepare_database(env, workdir)
+           "IVR_JOURNAL_DIR": str(workdir / "journal"), "IVR_LOG_LEVEL": "WARNING",
+           "IVR_WRAP_UP_SECONDS": str(args.wrap_up)}
+    prepare_database(env, workdir, staff=args.staff or args.calls)
     server = await Server([sys.executable, "-m", "ivr.cli", "serve", "--no-dialer",
                            "--host", "127.0.0.1", "--workers", str(args.workers)],
                           env, workdir).start()
@@ -105,7 +112,9 @@ async def main(args) -> int:
                        for line in p.read_text().splitlines() if line.strip())
     print(f"concurrent calls      {args.calls}")
     print(f"duration              {elapsed:.0f} s")
-    print(f"calls completed       {client.calls_done}")
+    print(f"staff on shift        {args.staff or args.calls} (wrap-up {args.wrap_up} s)")
+    print(f"calls completed       {client.calls_done} ({client.whole} whole, {client.short} "
+          f"waited in line or left a message)")
     print(f"webhooks acknowledged {sum(client.acknowledged.values())}")
     print(f"errors                {client.errors}")
     print(f"records lost          {lost_events + lost_calls} "
@@ -119,6 +128,10 @@ if __name__ == "__main__":
     p.add_argument("--minutes", type=float, default=3, help="how long (default 3)")
     p.add_argument("--think", type=float, default=1.0,
                    help="seconds a caller pauses between webhooks, 0.5-1.5 x (default 1)")
+    p.add_argument("--staff", type=int, default=0,
+                   help="staff on shift (default: as many as --calls, so no call waits in line)")
+    p.add_argument("--wrap-up", type=float, default=0,
+                   help="seconds a staff phone rests after each call (default 0)")
     p.add_argument("--workers", type=int, default=1, help="server processes")
     p.add_argument("--database-url", help="an existing, empty database")
     sys.exit(asyncio.run(main(p.parse_args())))
