@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 import logging
 from typing import Awaitable, Callable
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 from aiohttp import web
 from sqlalchemy.exc import SQLAlchemyError
@@ -83,7 +83,14 @@ async def refuse(request: web.Request, *, allowed: tuple[str, ...]) -> web.Strea
     if signed is None:
         if request.method == "GET":
             raise web.HTTPFound("/login?next=" + quote(request.path_qs, safe=""))
-        raise web.HTTPUnauthorized(text="sign in first")
+        # A form sent after the sign-in expired: say so in the page's words, with a way
+        # back to the page the form was on, rather than a bare 401 in English.
+        back = urlsplit(request.headers.get("Referer", ""))
+        page_of_form = back.path + (f"?{back.query}" if back.query else "")
+        login = "/login" + ("?next=" + quote(page_of_form, safe="")
+                            if back.netloc == request.host and back.path else "")
+        return render(request, "error.html", status=401, code=401,
+                      message_key="sign_in_again", login=login)
     request[SIGNED_IN] = signed
     if signed.user.role not in allowed:
         return forbidden(request)

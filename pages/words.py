@@ -25,6 +25,8 @@ WORDS: dict[str, tuple[str, str]] = {
                           "Signing in is unavailable for a moment; please try again shortly"),
     "csrf_refused": ("表单已失效或来源不明，请刷新页面后重试",
                      "The form has expired or came from elsewhere; reload the page and retry"),
+    "sign_in_again": ("登录已过期，请您重新登录后再提交",
+                      "Your sign-in has expired; please sign in again and resubmit"),
     "forbidden": ("您没有权限查看此页面", "You are not allowed to open this page"),
     "not_found": ("找不到该记录", "Not found"),
     "error": ("出错了", "Error"),

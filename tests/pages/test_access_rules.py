@@ -22,3 +22,21 @@ async def test_staff_opening_the_admin_page_are_told_in_chinese_they_may_not(
     page = await resp.text()
     assert "403 ·" in page
     assert "您没有权限查看此页面" in page
+
+
+async def test_a_form_sent_after_the_sign_in_expired_is_told_in_chinese_to_sign_in_again(
+        aiohttp_client, settings, clock):
+    """Not a bare English 401: the page says why, and its link signs in and goes back to
+    the page the form was on (only this site's own pages)."""
+    client = await aiohttp_client(create_app(settings, clock=clock))
+    form_page = str(client.make_url("/tickets/7?tab=history"))
+    resp = await client.post("/tickets/7/update", data={"note": "已联系住户"},
+                             headers={"Referer": form_page}, allow_redirects=False)
+    assert resp.status == 401
+    page = await resp.text()
+    assert "登录已过期，请您重新登录后再提交" in page
+    assert 'href="/login?next=%2Ftickets%2F7%3Ftab%3Dhistory"' in page
+    resp = await client.post("/tickets/7/update", data={"note": "已联系住户"},
+                             headers={"Referer": "https://elsewhere.example/tickets/7"})
+    assert resp.status == 401
+    assert 'href="/login"' in await resp.text()
