@@ -27,7 +27,7 @@ async def database(app: web.Application):
     engine = make_engine(url)
     reader = make_engine(url, read_only=True) if is_sqlite(url) else engine
     app[ENGINE] = engine
-    app[SESSIONS] = make_sessionmaker(engine)
+    app[SESSIONS] = make_sessionmaker(engine, tz=app[SETTINGS].tz, clock=app[CLOCK])
     app[READER] = make_sessionmaker(reader)
     app[WRITER] = await open_writer(url, app[SESSIONS])
     yield
