@@ -7,7 +7,7 @@ from datetime import date
 from aiohttp import web
 
 from ivr.calls import notices, presence
-from ivr.platform.resources import CLOCK, JOURNAL, READER, SETTINGS
+from ivr.platform.resources import CLOCK, JOURNAL, READER, SETTINGS, WRITER
 from ivr.reporting import dashboard, spike
 from models import Staff
 
@@ -64,7 +64,8 @@ async def home(request: web.Request) -> web.Response:
     day = chosen_day(request)
     now = request.app[CLOCK]()
     async with request.app[READER]() as session:
-        board = await dashboard.build(session, settings=settings, today=day, now=now)
+        board = await dashboard.build(session, settings=settings, today=day, now=now,
+                                      store=request.app[WRITER])
         open_notices = await notices.active(session)
         notice_figures = await notices.figures(session, [n.id for n in open_notices])
         alarm = await spike.spike(session, settings=settings, now=now)

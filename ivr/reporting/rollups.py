@@ -21,13 +21,13 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Awaitable, Callable, Protocol
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from ivr.platform.config import Settings
 from ivr.reporting import sums as counted
 from ivr.reporting.sums import CallSums, StaffSums
-from models import StatsDay, StatsStaffDay
+from models import StatsDay, StatsHourDay, StatsMenuDay, StatsRingDay, StatsStaffDay
 from models.db import insert_for
 from models.rollup import DETAIL_TABLES
 
@@ -43,10 +43,27 @@ class Store(Protocol):
 
 @dataclass
 class Sums:
-    """A period's additive figures: the calls' and, per staff phone, the legs'."""
+    """A period's additive figures: the calls' and, per staff phone, the legs'; with
+    `charts`, the dashboard's too (menu choices, speech, UTC hours, ring seconds)."""
 
     calls: CallSums = field(default_factory=CallSums)
     staff: list[StaffSums] = field(default_factory=list)
+    menu: dict[str, int] = field(default_factory=dict)
+    speech: list[int] = field(default_factory=lambda: [0, 0])  # spoke, understood
+    hours: dict[datetime, list[int]] = field(default_factory=dict)  # calls, offered, within
+    rings: dict[int, int] = field(default_factory=dict)
+
+    def add_charts(self, figures: "DayFigures") -> None:
+        for choice, n in figures.menu.items():
+            self.menu[choice] = self.menu.get(choice, 0) + n
+        self.speech[0] += figures.speech[0]
+        self.speech[1] += figures.speech[1]
+        for hour, counts in figures.hours.items():
+            entry = self.hours.setdefault(hour, [0, 0, 0])
+            for i, n in enumerate(counts):
+                entry[i] += n
+        for ring, n in figures.rings.items():
+            self.rings[ring] = self.rings.get(ring, 0) + n
 
 
 @dataclass
@@ -90,15 +107,26 @@ class DayFigures:
 
     calls: CallSums
     staff: list[StaffSums]
+    menu: dict[str, int] = field(default_factory=dict)
+    speech: tuple[int, int] = (0, 0)
+    hours: dict[datetime, list[int]] = field(default_factory=dict)
+    rings: dict[int, int] = field(default_factory=dict)
 
 
 async def compute_day(session: AsyncSession, *, limit: int, start: datetime,
-                      end: datetime) -> DayFigures:
-    """The additive figures of [start, end), from the rows."""
+                      end: datetime, charts: bool = False) -> DayFigures:
+    """The additive figures of [start, end), from the rows (`charts`: the dashboard's too)."""
     calls = CallSums()
     calls.add_counts(await counted.call_counts(session, start=start, end=end))
     calls.add_speed(await counted.speed_parts(session, start=start, end=end))
-    return DayFigures(calls, await counted.staff_legs(session, limit=limit, start=start, end=end))
+    figures = DayFigures(calls, await counted.staff_legs(session, limit=limit, start=start,
+                                                         end=end))
+    if charts:
+        figures.menu = await counted.menu_counts(session, start=start, end=end)
+        figures.speech = await counted.speech_counts(session, start=start, end=end)
+        figures.hours = await counted.hour_counts(session, limit=limit, start=start, end=end)
+        figures.rings = await counted.ring_counts(session, start=start, end=end)
+    return figures
 
 
 async def claim(session: AsyncSession, *, days: list[Day]) -> None:
@@ -120,12 +148,13 @@ async def fill_day(session: AsyncSession, *, settings: Settings, day: Day) -> Da
     since it was read here (then the figures are returned, not kept)."""
     limit = settings.three_rings_seconds
     generation = await session.scalar(select(StatsDay.generation).where(StatsDay.day == day.day))
-    figures = await compute_day(session, limit=limit, start=day.start, end=day.end)
+    figures = await compute_day(session, limit=limit, start=day.start, end=day.end, charts=True)
     if generation is None:
         return figures
     kept = await session.execute(
         update(StatsDay).where(StatsDay.day == day.day, StatsDay.generation == generation)
-        .values(filled=True, three_rings_seconds=limit,
+        .values(filled=True, three_rings_seconds=limit, spoke=figures.speech[0],
+                understood=figures.speech[1],
                 **{name: getattr(figures.calls, name) for name in CallSums.__dataclass_fields__})
         .execution_options(synchronize_session=False))
     if kept.rowcount != 1:
@@ -137,6 +166,17 @@ async def fill_day(session: AsyncSession, *, settings: Settings, day: Day) -> Da
         await session.execute(insert(StatsStaffDay), [
             {"day": day.day, **{name: getattr(row, name) for name in StaffSums.__dataclass_fields__}}
             for row in figures.staff])
+    if figures.menu:
+        await session.execute(insert(StatsMenuDay), [
+            {"day": day.day, "menu_choice": choice, "calls": n}
+            for choice, n in figures.menu.items()])
+    if figures.hours:
+        await session.execute(insert(StatsHourDay), [
+            {"day": day.day, "hour": hour, "calls": c, "offered": o, "within": w}
+            for hour, (c, o, w) in figures.hours.items()])
+    if figures.rings:
+        await session.execute(insert(StatsRingDay), [
+            {"day": day.day, "ring": ring, "legs": n} for ring, n in figures.rings.items()])
     return figures
 
 
@@ -160,9 +200,10 @@ async def store_days(store: Store, *, settings: Settings, days: list[Day]) -> di
 
 
 async def sums(session: AsyncSession, *, settings: Settings, start: datetime, end: datetime,
-               now: datetime, store: Store | None = None) -> Sums:
+               now: datetime, store: Store | None = None, charts: bool = False) -> Sums:
     """The additive figures of [start, end): whole closed days from the rollup (computed
-    and stored through `store` when missing), the rest from the rows."""
+    and stored through `store` when missing), the rest from the rows. `charts`: the
+    dashboard's figures as well."""
     limit = settings.three_rings_seconds
     days = closed_days(settings=settings, start=start, end=end, now=now)
     total = Sums()
@@ -188,20 +229,51 @@ async def sums(session: AsyncSession, *, settings: Settings, start: datetime, en
         if good:
             add_staff((await session.execute(
                 select(StatsStaffDay.__table__).where(StatsStaffDay.day.in_(sorted(good))))).all())
+            if charts:
+                await add_stored_charts(session, total, days=sorted(good))
         missing = [d for d in days if d.day not in good]
         if missing and store is not None:
             for figures in (await store_days(store, settings=settings, days=missing)).values():
                 total.calls.add(figures.calls)
                 add_staff(figures.staff)
+                if charts:
+                    total.add_charts(figures)
             covered = days
         else:
             covered = [d for d in days if d.day in good]
     for part_start, part_end in uncovered(start, end, covered):
-        figures = await compute_day(session, limit=limit, start=part_start, end=part_end)
+        figures = await compute_day(session, limit=limit, start=part_start, end=part_end,
+                                    charts=charts)
         total.calls.add(figures.calls)
         add_staff(figures.staff)
+        if charts:
+            total.add_charts(figures)
     total.staff = [staff[key] for key in sorted(staff)]
     return total
+
+
+async def add_stored_charts(session: AsyncSession, total: Sums, *, days: list[date]) -> None:
+    """The dashboard's figures of stored days, added to `total`."""
+    spoke, understood = (await session.execute(
+        select(func.coalesce(func.sum(StatsDay.spoke), 0),
+               func.coalesce(func.sum(StatsDay.understood), 0))
+        .where(StatsDay.day.in_(days)))).one()
+    hours: dict[datetime, list[int]] = {}
+    for hour, c, o, w in (await session.execute(
+            select(StatsHourDay.hour, StatsHourDay.calls, StatsHourDay.offered,
+                   StatsHourDay.within).where(StatsHourDay.day.in_(days)))).all():
+        entry = hours.setdefault(hour, [0, 0, 0])  # a half-hour zone's hour spans two days
+        entry[0], entry[1], entry[2] = entry[0] + c, entry[1] + o, entry[2] + w
+    total.add_charts(DayFigures(
+        CallSums(), [],
+        menu=dict((await session.execute(
+            select(StatsMenuDay.menu_choice, func.sum(StatsMenuDay.calls))
+            .where(StatsMenuDay.day.in_(days)).group_by(StatsMenuDay.menu_choice))).all()),
+        speech=(int(spoke), int(understood)),
+        hours=hours,
+        rings=dict((await session.execute(
+            select(StatsRingDay.ring, func.sum(StatsRingDay.legs))
+            .where(StatsRingDay.day.in_(days)).group_by(StatsRingDay.ring))).all())))
 
 
 async def fill_closed(store: Store, session: AsyncSession, *, settings: Settings,

@@ -5,7 +5,7 @@ period's statistics add up from (`stats`), and what a closed day's rollup stores
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
-from datetime import datetime
+from datetime import datetime, timezone
 
 from sqlalchemy import case, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -139,3 +139,83 @@ async def speed_parts(session: AsyncSession, *, start: datetime, end: datetime) 
     return (row[0] or 0, row[1] or 0, row[2] or 0, row[3] or 0, float(row[4] or 0))
 
 
+HISTOGRAM_MAX = 30  # seconds; longer rings fall in the last bar
+UNANSWERED = -1  # `ring_counts`' key of the legs no person answered
+
+
+async def menu_counts(session: AsyncSession, *, start: datetime, end: datetime) -> dict[str, int]:
+    """Inbound calls started in [start, end) by menu choice (`none`: no choice)."""
+    rows = (await session.execute(
+        select(Call.menu_choice, func.count())
+        .where(Call.started_at >= start, Call.started_at < end, Call.direction == "inbound")
+        .group_by(Call.menu_choice)
+    )).all()
+    counts: dict[str, int] = {}
+    for choice, n in rows:
+        counts[choice or "none"] = counts.get(choice or "none", 0) + n
+    return counts
+
+
+async def speech_counts(session: AsyncSession, *, start: datetime, end: datetime) -> tuple[int, int]:
+    """Inbound callers who said what they needed, and how many of them were understood."""
+    spoke, understood = (await session.execute(
+        select(func.count(Call.speech_text), func.count(Call.speech_choice))
+        .where(Call.started_at >= start, Call.started_at < end, Call.direction == "inbound")
+    )).one()
+    return int(spoke or 0), int(understood or 0)
+
+
+async def ring_counts(session: AsyncSession, *, start: datetime, end: datetime) -> dict[int, int]:
+    """Legs created in [start, end) by whole ring seconds when a person answered (0 …
+    HISTOGRAM_MAX, longer in the last), `UNANSWERED` for the others: one grouped pass
+    over the legs' covering index."""
+    capped = case((Leg.ring_seconds > HISTOGRAM_MAX, HISTOGRAM_MAX), else_=Leg.ring_seconds)
+    counts: dict[int, int] = {}
+    for accepted, seconds, n in (await session.execute(
+            select(Leg.accepted, capped, func.count())
+            .where(Leg.created_at >= start, Leg.created_at < end)
+            .group_by(Leg.accepted, capped))).all():
+        if accepted and seconds is not None:
+            key = max(0, min(HISTOGRAM_MAX, int(seconds)))
+        elif accepted is not None and not accepted:
+            key = UNANSWERED
+        else:
+            continue
+        counts[key] = counts.get(key, 0) + n
+    return counts
+
+
+def utc_hour(session: AsyncSession, column):
+    """The UTC hour of a stored moment, cheap to group by: SQLite stores UTC text, whose
+    first 13 characters are 'YYYY-MM-DD HH'; PostgreSQL truncates."""
+    if session.bind.dialect.name == "sqlite":
+        return func.substr(column, 1, 13)
+    return func.date_trunc("hour", column)
+
+
+def hour_start(value: str | datetime) -> datetime:
+    if isinstance(value, str):  # fromisoformat is C; strptime would cost more than the query
+        return datetime.fromisoformat(value + ":00").replace(tzinfo=timezone.utc)
+    return value.astimezone(timezone.utc)
+
+
+async def hour_counts(session: AsyncSession, *, limit: int, start: datetime,
+                      end: datetime) -> dict[datetime, list[int]]:
+    """Per UTC hour: inbound calls started, legs created, and of those answered within
+    three rings, in [start, end). Two grouped queries (legs, calls)."""
+    hours: dict[datetime, list[int]] = {}
+    leg_hour = utc_hour(session, Leg.created_at)
+    for value, n, within in (await session.execute(
+            select(leg_hour, func.count(),
+                   func.sum(case((Leg.accepted & (Leg.ring_seconds <= limit), 1), else_=0)))
+            .where(Leg.created_at >= start, Leg.created_at < end).group_by(leg_hour))).all():
+        entry = hours.setdefault(hour_start(value), [0, 0, 0])
+        entry[1] += n
+        entry[2] += within or 0
+    call_hour = utc_hour(session, Call.started_at)
+    for value, n in (await session.execute(
+            select(call_hour, func.count())
+            .where(Call.started_at >= start, Call.started_at < end, Call.direction == "inbound")
+            .group_by(call_hour))).all():
+        hours.setdefault(hour_start(value), [0, 0, 0])[0] += n
+    return hours

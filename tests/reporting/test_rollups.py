@@ -10,8 +10,10 @@ from sqlalchemy import func, select
 
 from ivr.app import create_app
 from ivr.people.users import add_user, create_token
-from ivr.reporting import rollups
+from ivr.reporting import dashboard, rollups
 from models import StatsDay
+from models.db import make_engine, make_sessionmaker
+from models.writer import LoopWriter
 from tests.conftest import local
 from tests.twilio_client import Caller, StaffPhone
 
@@ -43,6 +45,24 @@ async def from_rows(client, token, monkeypatch) -> dict:
     with monkeypatch.context() as patched:
         patched.setattr(rollups, "closed_days", lambda **_: [])
         return await stats(client, token)
+
+
+async def boards(sessions, settings, clock, monkeypatch) -> tuple:
+    """The dashboard of 23 Nov (the day before, the week, the month, the 30 days' charts):
+    from the rollup (storing what is missing), then from the rows alone."""
+    reader = make_engine(settings.database_url, read_only=True)
+
+    async def build():
+        async with make_sessionmaker(reader)() as session:
+            return await dashboard.build(session, settings=settings, today=clock().date(),
+                                         now=clock(), store=LoopWriter(sessions))
+    try:
+        rolled = await build()
+        with monkeypatch.context() as patched:
+            patched.setattr(rollups, "closed_days", lambda **_: [])
+            return rolled, await build()
+    finally:
+        await reader.dispose()
 
 
 async def call(twilio, clock, *, start, from_number, rings: int | None,
@@ -100,6 +120,8 @@ async def test_closed_days_from_the_rollup_equal_the_rows_after_late_callbacks_a
                                       .where(StatsDay.filled.is_(True)))
     assert filled == 4  # 19 to 22 Nov; today is never rolled up
     assert await stats(client, token) == rows  # read from the rollup
+    rolled, counted = await boards(sessions, settings, clock, monkeypatch)
+    assert rolled == counted and sum(rolled.histogram["bins"]) == 4  # rung and timed
 
     # Late callbacks on closed days, through the webhooks as Twilio sends them: the call
     # across midnight ends, 122 s long, so it began on the 21st (a call moves days) ...
@@ -107,11 +129,15 @@ async def test_closed_days_from_the_rollup_equal_the_rows_after_late_callbacks_a
     moved = await from_rows(client, token, monkeypatch)
     assert moved[PERIODS[3]]["inbound_calls"] == rows[PERIODS[3]]["inbound_calls"] + 1
     assert await stats(client, token) == moved
+    rolled, counted = await boards(sessions, settings, clock, monkeypatch)
+    assert rolled == counted
     # ... and the 20th's accepted leg gets its answered time (4 s: within three rings).
     await late_phone.event("in-progress", local(2026, 11, 20, 16, 0, 6))
     changed = await from_rows(client, token, monkeypatch)
     assert changed[PERIODS[0]]["average_ring_seconds"] != rows[PERIODS[0]]["average_ring_seconds"]
     assert await stats(client, token) == changed
+    rolled, counted = await boards(sessions, settings, clock, monkeypatch)
+    assert rolled == counted
 
     # Another three-ring limit (IVR_RING_SECONDS 2: within 6 s): recomputed, not reused.
     strict = settings.model_copy(update={"ring_seconds": 2})
