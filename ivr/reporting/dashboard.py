@@ -30,7 +30,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 
-from sqlalchemy import and_, func, select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ivr.outbound import campaigns
@@ -134,9 +134,10 @@ async def fee_reminder_coverage(session: AsyncSession, *, start: datetime, end: 
 
 async def ticket_counts(session: AsyncSession, *, now: datetime,
                         owner_staff_id: int | None = None) -> dict:
-    active = Ticket.status.in_(lifecycle.ACTIVE)
-    query = select(func.count().filter(active),
-                   func.count().filter(and_(active, Ticket.due_at < now))).select_from(Ticket)
+    # The active tickets only, by ix_tickets_status_due_at: a count over every ticket
+    # ever made read the whole table (46 ms at a year of calls).
+    query = (select(func.count(), func.count().filter(Ticket.due_at < now)).select_from(Ticket)
+             .where(Ticket.status.in_(lifecycle.ACTIVE)))
     if owner_staff_id is not None:
         query = query.where(Ticket.owner_staff_id == owner_staff_id)
     open_n, overdue = (await session.execute(query)).one()
@@ -152,10 +153,12 @@ async def open_by_status(session: AsyncSession) -> dict[str, int]:
 
 
 async def period_figures(session: AsyncSession, *, settings: Settings, period: Period,
-                         now: datetime | None = None, store: rollups.Store | None = None) -> dict:
+                         now: datetime | None = None, store: rollups.Store | None = None,
+                         memo: dict | None = None) -> dict:
     """Every figure of one period; `missed` lists those that miss their target."""
     figures = await stats.call_answer_stats(session, settings=settings, start=period.start,
-                                            end=period.end, now=now, store=store, charts=True)
+                                            end=period.end, now=now, store=store, charts=True,
+                                            memo=memo)
     offered = figures["calls_offered_to_person"]
     figures["abandon_rate"] = stats.rate(figures["abandoned_calls"], offered)
     figures.update(await fee_reminder_coverage(session, start=period.start, end=period.end))
@@ -164,10 +167,12 @@ async def period_figures(session: AsyncSession, *, settings: Settings, period: P
 
 
 async def compared_figures(session: AsyncSession, *, settings: Settings, period: Period,
-                           now: datetime, store: rollups.Store | None = None) -> dict:
+                           now: datetime, store: rollups.Store | None = None,
+                           memo: dict | None = None) -> dict:
     """The rates of a period the tiles only compare with: no per-staff rows, no queue."""
     figures = await stats.call_answer_stats(session, settings=settings, start=period.start,
-                                            end=period.end, now=now, detail=False, store=store)
+                                            end=period.end, now=now, detail=False, store=store,
+                                            memo=memo)
     figures["abandon_rate"] = stats.rate(figures["abandoned_calls"],
                                          figures["calls_offered_to_person"])
     return figures
@@ -322,17 +327,19 @@ async def build(session: AsyncSession, *, settings: Settings, today: date,
                 now: datetime, store: rollups.Store | None = None) -> Dashboard:
     """`store`: a writer for the closed days missing from the rollup (computed anyway)."""
     spans = periods(settings=settings, today=today)
+    memo: dict = {}  # today (or the chosen day) counted once for every period holding it
     figures = {p.key: await period_figures(session, settings=settings, period=p, now=now,
-                                           store=store)
+                                           store=store, memo=memo)
                for p in spans}
     before = day_before(settings=settings, today=today)
     previous = await compared_figures(session, settings=settings, period=before, now=now,
-                                      store=store)
+                                      store=store, memo=memo)
     window = rolling(settings=settings, today=today)
     counts = await ticket_counts(session, now=now)
     counts["open_by_status"] = await open_by_status(session)
     chart_sums = await rollups.sums(session, settings=settings, start=window.start,
-                                    end=window.end, now=now, store=store, charts=True)
+                                    end=window.end, now=now, store=store, charts=True,
+                                    memo=memo)
     hours = hourly(chart_sums.hours, settings=settings)
     return Dashboard(
         today=today, periods=spans, figures=figures, tickets=counts, now=now,

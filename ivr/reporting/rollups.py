@@ -101,16 +101,34 @@ def uncovered(start: datetime, end: datetime, days: list[Day]) -> list[tuple[dat
     return parts
 
 
+def pieces(parts: list[tuple[datetime, datetime]], *, settings: Settings,
+           now: datetime) -> list[tuple[datetime, datetime]]:
+    """The parts cut at today's local midnight and tomorrow's, so that periods sharing
+    today ask for the very same piece (`memo`)."""
+    today = now.astimezone(settings.tz).date()
+    cuts = [datetime.combine(today, time(0), settings.tz),
+            datetime.combine(today + timedelta(days=1), time(0), settings.tz)]
+    out = []
+    for a, b in parts:
+        for cut in cuts:
+            if a < cut < b:
+                out.append((a, cut))
+                a = cut
+        out.append((a, b))
+    return out
+
+
 @dataclass
 class DayFigures:
     """One day's additive figures as stored."""
 
     calls: CallSums
     staff: list[StaffSums]
-    menu: dict[str, int] = field(default_factory=dict)
+    # The dashboard's: None when not computed (`charts=False`).
+    menu: dict[str, int] | None = None
     speech: tuple[int, int] = (0, 0)
-    hours: dict[datetime, list[int]] = field(default_factory=dict)
-    rings: dict[int, int] = field(default_factory=dict)
+    hours: dict[datetime, list[int]] | None = None
+    rings: dict[int, int] | None = None
 
 
 async def compute_day(session: AsyncSession, *, limit: int, start: datetime,
@@ -200,10 +218,12 @@ async def store_days(store: Store, *, settings: Settings, days: list[Day]) -> di
 
 
 async def sums(session: AsyncSession, *, settings: Settings, start: datetime, end: datetime,
-               now: datetime, store: Store | None = None, charts: bool = False) -> Sums:
+               now: datetime, store: Store | None = None, charts: bool = False,
+               memo: dict | None = None) -> Sums:
     """The additive figures of [start, end): whole closed days from the rollup (computed
     and stored through `store` when missing), the rest from the rows. `charts`: the
-    dashboard's figures as well."""
+    dashboard's figures as well. `memo`: a dict kept by the caller across periods that
+    share today (the dashboard's today, week, month and charts count it once)."""
     limit = settings.three_rings_seconds
     days = closed_days(settings=settings, start=start, end=end, now=now)
     total = Sums()
@@ -241,9 +261,14 @@ async def sums(session: AsyncSession, *, settings: Settings, start: datetime, en
             covered = days
         else:
             covered = [d for d in days if d.day in good]
-    for part_start, part_end in uncovered(start, end, covered):
-        figures = await compute_day(session, limit=limit, start=part_start, end=part_end,
-                                    charts=charts)
+    for part_start, part_end in pieces(uncovered(start, end, covered), settings=settings, now=now):
+        key = (part_start, part_end, limit)
+        figures = memo.get(key) if memo is not None else None
+        if figures is None or (charts and figures.hours is None):
+            figures = await compute_day(session, limit=limit, start=part_start, end=part_end,
+                                        charts=charts)
+            if memo is not None:
+                memo[key] = figures
         total.calls.add(figures.calls)
         add_staff(figures.staff)
         if charts:

@@ -24,7 +24,7 @@ def rate(part: int, whole: int) -> float | None:
 async def call_answer_stats(session: AsyncSession, *, settings: Settings,
                             start: datetime, end: datetime, now: datetime | None = None,
                             detail: bool = True, store: rollups.Store | None = None,
-                            charts: bool = False) -> dict:
+                            charts: bool = False, memo: dict | None = None) -> dict:
     """The contract's `/api/stats` for calls started in [start, end), and per staff the
     switchboard's figures (`staff_time`; time signed in counts up to `now`).
 
@@ -32,11 +32,12 @@ async def call_answer_stats(session: AsyncSession, *, settings: Settings,
     (`rollups.sums`), the rest of the period from the rows; `store` (a writer) keeps
     the closed days it had to compute. `detail=False` leaves out the per-staff rows and
     the queue: the headline rates alone, for a period the dashboard only compares with.
-    `charts` adds the dashboard's `menu_choices` and `speech` (not in `/api/stats`)."""
+    `charts` adds the dashboard's `menu_choices` and `speech` (not in `/api/stats`);
+    `memo`: see `rollups.sums`."""
     limit = settings.three_rings_seconds
     now = now or datetime.now(timezone.utc)
     sums = await rollups.sums(session, settings=settings, start=start, end=end, now=now,
-                              store=store, charts=charts)
+                              store=store, charts=charts, memo=memo)
     tickets_created = await session.scalar(
         select(func.count()).select_from(Ticket)
         .where(Ticket.created_at >= start, Ticket.created_at < end)
