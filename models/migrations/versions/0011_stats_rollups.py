@@ -1,4 +1,5 @@
-"""stats rollups: the additive statistics of each closed local day (issue 20)
+"""stats rollups: the additive statistics of each closed local day (issue 20); who is
+free reads the day's answered legs from an index
 
 Revision ID: 0011
 Revises: 0010
@@ -68,9 +69,17 @@ def upgrade() -> None:
     sa.Column('legs', sa.Integer(), nullable=False),
     sa.PrimaryKeyConstraint('day', 'ring', name=op.f('pk_stats_ring_days'))
     )
+    # Who is free (ivr/calls/presence.py): each person's answered legs of the day and
+    # their ends inside the index, not from the table (wider, not one more index).
+    op.drop_index('ix_legs_staff_id_created_at', table_name='legs')
+    op.create_index('ix_legs_staff_id_created_at', 'legs',
+                    ['staff_id', 'created_at', 'accepted', 'completed_at'], unique=False)
 
 
 def downgrade() -> None:
+    op.drop_index('ix_legs_staff_id_created_at', table_name='legs')
+    op.create_index('ix_legs_staff_id_created_at', 'legs', ['staff_id', 'created_at'],
+                    unique=False)
     op.drop_table('stats_ring_days')
     op.drop_table('stats_hour_days')
     op.drop_table('stats_menu_days')
