@@ -83,12 +83,14 @@ async def _activity(session: AsyncSession, *, settings: Settings, now: datetime,
     recent = and_(Leg.staff_id.in_(ids), Leg.created_at >= since)
     # No upper bound on created_at: `now` was read when the webhook arrived, and a leg
     # another process created while this one waited for the lock is a little younger.
-    # Legs still open, row by row (a few: those ringing or talking now)...
+    # Legs still open, row by row (a few: those ringing or talking now). Older than
+    # STALE_TALK they count for nothing below (ring_limit is shorter), so they are not read.
     open_legs = (await session.execute(
         select(Leg.staff_id, Leg.created_at, Leg.initiated_at, Leg.answered_at, Leg.accepted,
                Leg.accepted_at)
         .join(Call, Call.id == Leg.call_id)
-        .where(recent, Leg.completed_at.is_(None), Call.ended_at.is_(None),
+        .where(Leg.staff_id.in_(ids), Leg.created_at > now - STALE_TALK,
+               Leg.completed_at.is_(None), Call.ended_at.is_(None),
                Leg.dial_status.is_(None)))).all()
     for leg in open_legs:
         seen = found[leg.staff_id]
