@@ -12,6 +12,7 @@ from ivr.platform.clock import Clock, utcnow
 from ivr.platform.config import Settings
 from ivr.platform.resources import CLOCK, ENGINE, READER, SCRIPTS, SESSIONS, SETTINGS, WRITER
 from ivr.platform.scripts import CallScripts
+from ivr.reporting import rollups
 from ivr.routes import setup_routes
 from ivr.tickets import scheduler
 from models.db import is_sqlite, make_engine, make_sessionmaker
@@ -58,6 +59,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock = utcnow, run_d
     app.cleanup_ctx.append(resilience.journal_and_roster)
     if run_scheduler:
         app.cleanup_ctx.append(scheduler.background)
+        app.cleanup_ctx.append(rollups.background)  # yesterday's statistics rolled up
     if run_dialer or run_queue:
         from ivr.platform import twilio_rest
 

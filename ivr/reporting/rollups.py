@@ -17,19 +17,25 @@ open (history before this table) are exposed to that, for a moment.
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Awaitable, Callable, Protocol
 
+from aiohttp import web
 from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from ivr.platform.config import Settings
+from ivr.platform.resources import CLOCK, READER, SETTINGS, WRITER
 from ivr.reporting import sums as counted
 from ivr.reporting.sums import CallSums, StaffSums
 from models import StatsDay, StatsHourDay, StatsMenuDay, StatsRingDay, StatsStaffDay
 from models.db import insert_for
 from models.rollup import DETAIL_TABLES
+
+log = logging.getLogger(__name__)
 
 PAGE = 1  # models.writer.PAGE: after the webhooks waiting for the writer
 
@@ -304,25 +310,56 @@ async def add_stored_charts(session: AsyncSession, total: Sums, *, days: list[da
 async def fill_closed(store: Store, session: AsyncSession, *, settings: Settings,
                       now: datetime, days: int = 2) -> list[date]:
     """The scheduler's part: the last `days` closed days stored if they are not, and
-    today's row claimed in advance. The days filled."""
+    today's row claimed in advance (a late write to today, once closed, then always
+    finds its row to mark). The days filled."""
     tz = settings.tz
     today = now.astimezone(tz).date()
     first = datetime.combine(today - timedelta(days=days), time(0), tz)
     wanted = closed_days(settings=settings, start=first, end=now, now=now)
-    good = set((await session.scalars(
-        select(StatsDay.day).where(StatsDay.day.in_([d.day for d in wanted]),
-                                   StatsDay.filled.is_(True),
-                                   StatsDay.three_rings_seconds == settings.three_rings_seconds)
-    )).all())
-    missing = [d for d in wanted if d.day not in good]
-    today_row = Day(today, datetime.combine(today, time(0), tz),
-                    datetime.combine(today + timedelta(days=1), time(0), tz))
+    rows = {row.day: row for row in (await session.execute(
+        select(StatsDay.day, StatsDay.filled, StatsDay.three_rings_seconds)
+        .where(StatsDay.day.in_([d.day for d in wanted] + [today])))).all()}
+    missing = [d for d in wanted if d.day not in rows or not rows[d.day].filled
+               or rows[d.day].three_rings_seconds != settings.three_rings_seconds]
+    if today not in rows:
+        today_row = Day(today, datetime.combine(today, time(0), tz),
+                        datetime.combine(today + timedelta(days=1), time(0), tz))
 
-    async def claiming(sessions: async_sessionmaker[AsyncSession]) -> None:
-        async with sessions() as s, s.begin():
-            await claim(s, days=[today_row])
+        async def claiming(sessions: async_sessionmaker[AsyncSession]) -> None:
+            async with sessions() as s, s.begin():
+                await claim(s, days=[today_row])
 
-    await store.run(claiming, priority=PAGE)
+        await store.run(claiming, priority=PAGE)
     if missing:
         await store_days(store, settings=settings, days=missing)
     return [d.day for d in missing]
+
+
+async def background(app: web.Application):
+    """cleanup_ctx (with the scheduler): yesterday rolled up soon after midnight, and
+    today's row claimed, every `IVR_ESCALATION_INTERVAL_SECONDS`."""
+    settings = app[SETTINGS]
+    interval = settings.escalation_interval_seconds
+
+    async def loop() -> None:
+        while True:
+            try:
+                async with app[READER]() as session:
+                    filled = await fill_closed(app[WRITER], session, settings=settings,
+                                               now=app[CLOCK]())
+                if filled:
+                    log.info("statistics rolled up for %s", ", ".join(map(str, filled)))
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("statistics rollup failed; next try in %ss", interval)
+            await asyncio.sleep(interval)
+
+    task = asyncio.create_task(loop(), name="stats-rollups") if interval > 0 else None
+    yield
+    if task is not None:
+        task.cancel()
+        try:
+            await task
+        except asyncio.CancelledError:
+            pass

@@ -147,3 +147,29 @@ async def test_closed_days_from_the_rollup_equal_the_rows_after_late_callbacks_a
             < changed[PERIODS[0]]["answered_within_three_rings"])
     assert await stats(other, token) == strict_rows
     assert await stats(other, token) == strict_rows
+
+
+async def test_the_scheduler_rolls_up_yesterday_after_midnight_and_claims_today(
+        twilio, seed, sessions, settings, clock):
+    await seed.staff(STAFF)
+    await call(twilio, clock, start=local(2026, 11, 22, 15, 0), from_number="+8613900000001",
+               rings=6)
+    await call(twilio, clock, start=local(2026, 11, 22, 23, 0), from_number="+8613900000002",
+               rings=None)
+    after_midnight = local(2026, 11, 23, 0, 5)
+    reader = make_engine(settings.database_url, read_only=True)
+    try:
+        async with make_sessionmaker(reader)() as session:
+            filled = await rollups.fill_closed(LoopWriter(sessions), session, settings=settings,
+                                               now=after_midnight)
+        async with make_sessionmaker(reader)() as session:
+            again = await rollups.fill_closed(LoopWriter(sessions), session, settings=settings,
+                                              now=after_midnight)
+    finally:
+        await reader.dispose()
+    assert [str(day) for day in filled] == ["2026-11-21", "2026-11-22"] and again == []
+    async with sessions() as session:
+        days = {row.day.isoformat(): row for row in (await session.scalars(select(StatsDay))).all()}
+    assert days["2026-11-22"].filled and days["2026-11-22"].inbound_calls == 2
+    assert days["2026-11-22"].calls_answered_by_person == 1
+    assert not days["2026-11-23"].filled  # today: claimed, so a late write finds its row
