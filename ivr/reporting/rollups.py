@@ -25,6 +25,7 @@ from typing import Awaitable, Callable, Protocol
 
 from aiohttp import web
 from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from ivr.platform.config import Settings
@@ -258,15 +259,20 @@ async def sums(session: AsyncSession, *, settings: Settings, start: datetime, en
             if charts:
                 await add_stored_charts(session, total, days=sorted(good))
         missing = [d for d in days if d.day not in good]
+        covered = [d for d in days if d.day in good]
+        stored: dict[date, DayFigures] = {}
         if missing and store is not None:
-            for figures in (await store_days(store, settings=settings, days=missing)).values():
-                total.calls.add(figures.calls)
-                add_staff(figures.staff)
-                if charts:
-                    total.add_charts(figures)
+            try:
+                stored = await store_days(store, settings=settings, days=missing)
+            except (SQLAlchemyError, OSError) as exc:  # the figures are read all the same
+                log.warning("could not store the rollup of %d days: %s", len(missing), exc)
+        for figures in stored.values():
+            total.calls.add(figures.calls)
+            add_staff(figures.staff)
+            if charts:
+                total.add_charts(figures)
+        if stored:
             covered = days
-        else:
-            covered = [d for d in days if d.day in good]
     for part_start, part_end in pieces(uncovered(start, end, covered), settings=settings, now=now):
         key = (part_start, part_end, limit)
         figures = memo.get(key) if memo is not None else None
