@@ -64,6 +64,13 @@ class StaffSums:
             setattr(self, f.name, getattr(self, f.name) + (getattr(other, f.name) or 0))
 
 
+async def any_rows(session: AsyncSession, *, start: datetime, end: datetime) -> bool:
+    """Whether a call started or a leg was created in [start, end) (two index seeks)."""
+    return bool(await session.scalar(select(
+        select(Call.id).where(Call.started_at >= start, Call.started_at < end).exists()
+        | select(Leg.id).where(Leg.created_at >= start, Leg.created_at < end).exists())))
+
+
 def seconds_between(session: AsyncSession, earlier, later):
     """`later - earlier` in seconds, in the database's own dialect."""
     return db.seconds_between(session.bind.dialect.name, earlier, later)
