@@ -119,7 +119,8 @@ async def my_work(request: web.Request) -> web.Response:
                                              staff_ids=[person.id]))[person.id]
         for period in dashboard.periods(settings=settings, today=day):
             figures = await dashboard.stats.call_answer_stats(
-                session, settings=settings, start=period.start, end=period.end, now=now)
+                session, settings=settings, start=period.start, end=period.end, now=now,
+                store=request.app[WRITER])
             rows[period.key] = next((r for r in figures["per_staff"]
                                      if person and r["phone"] == person.phone), None)
         counts = {"open_tickets": 0, "overdue_tickets": 0}
