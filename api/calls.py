@@ -6,7 +6,7 @@ from aiohttp import web
 
 from ivr.calls import calllog
 from ivr.people.users import own_staff_id
-from ivr.platform.resources import CLOCK, READER, SETTINGS
+from ivr.platform.resources import CLOCK, READER, SETTINGS, WRITER
 from ivr.reporting import live, stats
 
 from .auth import api_user, date_range, forbidden
@@ -35,7 +35,8 @@ async def call_stats(request: web.Request) -> web.Response:
     settings = request.app[SETTINGS]
     async with request.app[READER]() as session:
         figures = await stats.call_answer_stats(session, settings=settings, start=start, end=end,
-                                                now=request.app[CLOCK]())
+                                                now=request.app[CLOCK](),
+                                                store=request.app[WRITER])
     return web.json_response(figures)
 
 

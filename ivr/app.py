@@ -12,6 +12,7 @@ from ivr.platform.clock import Clock, utcnow
 from ivr.platform.config import Settings
 from ivr.platform.resources import CLOCK, ENGINE, READER, SCRIPTS, SESSIONS, SETTINGS, WRITER
 from ivr.platform.scripts import CallScripts
+from ivr.reporting import rollups
 from ivr.routes import setup_routes
 from ivr.tickets import scheduler
 from models.db import is_sqlite, make_engine, make_sessionmaker
@@ -27,7 +28,7 @@ async def database(app: web.Application):
     engine = make_engine(url)
     reader = make_engine(url, read_only=True) if is_sqlite(url) else engine
     app[ENGINE] = engine
-    app[SESSIONS] = make_sessionmaker(engine)
+    app[SESSIONS] = make_sessionmaker(engine, tz=app[SETTINGS].tz, clock=app[CLOCK])
     app[READER] = make_sessionmaker(reader)
     app[WRITER] = await open_writer(url, app[SESSIONS])
     yield
@@ -58,6 +59,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock = utcnow, run_d
     app.cleanup_ctx.append(resilience.journal_and_roster)
     if run_scheduler:
         app.cleanup_ctx.append(scheduler.background)
+        app.cleanup_ctx.append(rollups.background)  # yesterday's statistics rolled up
     if run_dialer or run_queue:
         from ivr.platform import twilio_rest
 

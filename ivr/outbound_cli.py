@@ -39,7 +39,7 @@ async def dialer_command(settings: Settings, args) -> str:
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     try:
-        sessions = make_sessionmaker(engine)
+        sessions = make_sessionmaker(engine, tz=settings.tz, clock=utcnow)
         dialer = Dialer(settings=settings, sessions=sessions, client=client, clock=utcnow)
         sender = sms.Sender(settings=settings, sessions=sessions, client=client, clock=utcnow)
         await asyncio.gather(dialer.run(stop), sender.run(stop))

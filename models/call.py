@@ -128,6 +128,8 @@ class Leg(Base):
               "phone", "answered_at", "completed_at"),
         Index("ix_legs_call_id", "call_id", "accepted", "ringing_at", "initiated_at",
               "answered_at"),
-        # Who is free (ivr.calls.presence): one staff member's recent legs.
-        Index("ix_legs_staff_id_created_at", "staff_id", "created_at"),
+        # Who is free (ivr.calls.presence): one staff member's recent legs, and of them
+        # the answered ones and their ends without reading the table (0011).
+        Index("ix_legs_staff_id_created_at", "staff_id", "created_at", "accepted",
+              "completed_at"),
     )

@@ -122,8 +122,12 @@ def make_engine(url: str, *, read_only: bool = False, **kwargs) -> AsyncEngine:
     return create_async_engine(url, **kwargs)
 
 
-def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
-    return async_sessionmaker(engine, expire_on_commit=False)
+def make_sessionmaker(engine: AsyncEngine, *, tz=None, clock=None) -> async_sessionmaker[AsyncSession]:
+    """`tz` and `clock` (the centre's timezone, the application's clock): a write to
+    today's calls then leaves the per-day rollups alone without a statement
+    (models/rollup.py)."""
+    info = {"ivr_timezone": tz, "ivr_clock": clock} if tz is not None and clock is not None else {}
+    return async_sessionmaker(engine, expire_on_commit=False, info=info)
 
 
 def alembic_config(url: str) -> Config:

@@ -114,8 +114,12 @@ class InPlaceConnection(aiosqlite.Connection):
 class ThreadWriter:
     """SQLite: transactions run whole on one thread, with one in-place connection."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, info: dict | None = None) -> None:
         self.url = url
+        # The application's sessions' timezone and clock (models/rollup.py), if any.
+        info = info or {}
+        self.session_info = ({"tz": info["ivr_timezone"], "clock": info["ivr_clock"]}
+                             if info.get("ivr_timezone") is not None else {})
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, name="sqlite-writer",
                                        daemon=True)
@@ -137,7 +141,7 @@ class ThreadWriter:
 
         async def build() -> None:
             self.engine = make_engine(self.url, async_creator=connect)
-            self.sessions = make_sessionmaker(self.engine)
+            self.sessions = make_sessionmaker(self.engine, **self.session_info)
             self._waiting = asyncio.Event()
             self._server = asyncio.get_running_loop().create_task(self._serve())
 
@@ -291,5 +295,5 @@ async def _roll_back_quietly(connection: AsyncConnection) -> None:
 
 async def open_writer(url: str, sessions: async_sessionmaker[AsyncSession]) -> Writer:
     if is_sqlite(url):
-        return await ThreadWriter(url).start()
+        return await ThreadWriter(url, info=sessions.kw.get("info")).start()
     return LoopWriter(sessions)

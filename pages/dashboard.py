@@ -7,7 +7,7 @@ from datetime import date
 from aiohttp import web
 
 from ivr.calls import notices, presence
-from ivr.platform.resources import CLOCK, JOURNAL, READER, SETTINGS
+from ivr.platform.resources import CLOCK, JOURNAL, READER, SETTINGS, WRITER
 from ivr.reporting import dashboard, spike
 from models import Staff
 
@@ -64,7 +64,8 @@ async def home(request: web.Request) -> web.Response:
     day = chosen_day(request)
     now = request.app[CLOCK]()
     async with request.app[READER]() as session:
-        board = await dashboard.build(session, settings=settings, today=day, now=now)
+        board = await dashboard.build(session, settings=settings, today=day, now=now,
+                                      store=request.app[WRITER])
         open_notices = await notices.active(session)
         notice_figures = await notices.figures(session, [n.id for n in open_notices])
         alarm = await spike.spike(session, settings=settings, now=now)
@@ -118,7 +119,8 @@ async def my_work(request: web.Request) -> web.Response:
                                              staff_ids=[person.id]))[person.id]
         for period in dashboard.periods(settings=settings, today=day):
             figures = await dashboard.stats.call_answer_stats(
-                session, settings=settings, start=period.start, end=period.end, now=now)
+                session, settings=settings, start=period.start, end=period.end, now=now,
+                store=request.app[WRITER])
             rows[period.key] = next((r for r in figures["per_staff"]
                                      if person and r["phone"] == person.phone), None)
         counts = {"open_tickets": 0, "overdue_tickets": 0}

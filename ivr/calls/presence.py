@@ -83,12 +83,14 @@ async def _activity(session: AsyncSession, *, settings: Settings, now: datetime,
     recent = and_(Leg.staff_id.in_(ids), Leg.created_at >= since)
     # No upper bound on created_at: `now` was read when the webhook arrived, and a leg
     # another process created while this one waited for the lock is a little younger.
-    # Legs still open, row by row (a few: those ringing or talking now)...
+    # Legs still open, row by row (a few: those ringing or talking now). Older than
+    # STALE_TALK they count for nothing below (ring_limit is shorter), so they are not read.
     open_legs = (await session.execute(
         select(Leg.staff_id, Leg.created_at, Leg.initiated_at, Leg.answered_at, Leg.accepted,
                Leg.accepted_at)
         .join(Call, Call.id == Leg.call_id)
-        .where(recent, Leg.completed_at.is_(None), Call.ended_at.is_(None),
+        .where(Leg.staff_id.in_(ids), Leg.created_at > now - STALE_TALK,
+               Leg.completed_at.is_(None), Call.ended_at.is_(None),
                Leg.dial_status.is_(None)))).all()
     for leg in open_legs:
         seen = found[leg.staff_id]
@@ -96,21 +98,25 @@ async def _activity(session: AsyncSession, *, settings: Settings, now: datetime,
             seen.talking(leg.accepted_at or leg.answered_at or leg.created_at)
         elif not leg.accepted and now - leg.created_at < ring_limit:
             seen.rung(leg.initiated_at or leg.created_at)
-    # ...and the day's answered legs as two figures a person, counted by the database:
-    # a busy day's thousands of legs were read here on every key press.
-    end = func.coalesce(Leg.completed_at, Call.ended_at)
+    # ...and the day's answered legs as two figures a person, counted by the database
+    # inside ix_legs_staff_id_created_at (accepted and completed_at in it since 0011): the
+    # join to each leg's call, for its end, only for the few legs with no end of their own.
+    # Reading the table and the call of every leg of the day was most of `/api/live`.
     talked = Leg.accepted.is_(True)
     totals = (await session.execute(
         select(Leg.staff_id,
-               func.count(case((and_(talked, Leg.created_at >= day_start), 1))).label("answered"),
-               func.max(case((talked, end))).label("last_end"))
-        .join(Call, Call.id == Leg.call_id)
+               func.count(case((Leg.created_at >= day_start, 1))).label("answered"),
+               func.max(Leg.completed_at).label("last_end"))
         .where(recent, talked).group_by(Leg.staff_id))).all()
+    unended = (await session.execute(
+        select(Leg.staff_id, func.max(Call.ended_at).label("last_end"))
+        .join(Call, Call.id == Leg.call_id)
+        .where(recent, talked, Leg.completed_at.is_(None)).group_by(Leg.staff_id))).all()
     for total in totals:
-        seen = found[total.staff_id]
-        seen.answered_today += total.answered
-        if total.last_end is not None:
-            seen.ended(min(total.last_end, now))  # Twilio's clock a little ahead of ours: now
+        found[total.staff_id].answered_today += total.answered
+    for total in (*totals, *unended):
+        if total.last_end is not None:  # the later of the legs' ends and their calls'
+            found[total.staff_id].ended(min(total.last_end, now))  # Twilio's clock ahead: now
     attempts = (await session.execute(
         select(Attempt.staff_id, Attempt.created_at, Attempt.placed_at, Attempt.state,
                Attempt.result, Attempt.finished_at)

@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ivr.platform.clock import parse_int, parse_twilio_timestamp
 from ivr.platform.phones import normalise_or_none
-from models import Call, CallEvent, Leg, Resident
+from models import Call, CallEvent, Leg, Resident, rollup
 from models.db import insert_for
 
 log = logging.getLogger(__name__)
@@ -78,6 +78,8 @@ async def create_or_get_call(session: AsyncSession, *, form: Mapping[str, str],
     statement = (insert(Call).values(**values, resident_id=_resident_of(values))
                  .on_conflict_do_nothing(index_elements=["sid"]).returning(Call))
     call = (await session.scalars(statement)).first()
+    # A webhook replayed from the journal may date a new call on a closed day.
+    await rollup.drop_days(session, since=values["started_at"])
     if call is None:  # the row was there (another webhook, and it has committed)
         call = await find_call(session, values["sid"], lock=True)
         assert call is not None

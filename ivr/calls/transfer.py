@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import logging
+from datetime import datetime
 from typing import TYPE_CHECKING, Mapping
 
 from sqlalchemy import and_, bindparam, case, func, or_, select, update
@@ -20,7 +21,7 @@ from ivr.calls.records import apply_call_status, find_call, get_or_create_call, 
 from ivr.platform.clock import parse_int, parse_twilio_timestamp
 from ivr.platform.phones import normalise_or_none
 from ivr.tickets import lifecycle
-from models import Call, Leg, Resident, Staff
+from models import Call, Leg, Resident, Staff, rollup
 
 if TYPE_CHECKING:
     from ivr.platform.hotline import Hotline
@@ -37,6 +38,10 @@ LEG_EVENT_COLUMNS = {
 }
 LEG_FINAL = {"completed", "busy", "no-answer", "failed", "canceled"}
 LEGS = Leg.__table__
+# A leg's call's start, beside the leg an UPDATE … RETURNING changed: a leg of a closed
+# day (or of a call begun on one) drops that day's rollup (models/rollup.py).
+CALL_STARTED = (select(Call.started_at).where(Call.id == LEGS.c.call_id)
+                .scalar_subquery())
 
 
 def leg_url(hotline: "Hotline", path: str, leg) -> str:
@@ -256,7 +261,8 @@ _ACCEPT = (update(LEGS).where(LEGS.c.id == bindparam("leg_id"))
                    accepted_at=case((LEGS.c.accepted.is_(True), LEGS.c.accepted_at),
                                     else_=bindparam("now", type_=LEGS.c.accepted_at.type)),
                    sid=func.coalesce(LEGS.c.sid, bindparam("leg_sid", type_=LEGS.c.sid.type)))
-           .returning(LEGS.c.call_id, LEGS.c.staff_id))
+           .returning(LEGS.c.call_id, LEGS.c.staff_id, LEGS.c.created_at,
+                      CALL_STARTED.label("call_started_at")))
 _ANSWERED_BY = (update(Call.__table__).where(Call.__table__.c.id == bindparam("call_id"))
                 .values(answered_by_staff_id=bindparam("staff_id")))
 
@@ -281,6 +287,7 @@ async def screen_answer(session: AsyncSession, hotline: "Hotline", *, query: Map
         response.hangup()
         return response
     await connection.execute(_ANSWERED_BY, {"call_id": row.call_id, "staff_id": row.staff_id})
+    await rollup.drop_days(session, since=leg_date(row))
     hotline.speaker("zh").say(response, "screen_greeting", company=hotline.settings.company_name)
     return response
 
@@ -342,7 +349,8 @@ def _leg_event_update(column: str | None, final: bool, status: bool, sequence: b
         values["status_sequence"] = case((applies, new_sequence), else_=LEGS.c.status_sequence)
     return (update(LEGS).where(LEGS.c.id == bindparam("leg_id")).values(**values)
             .returning(LEGS.c.initiated_at, LEGS.c.ringing_at, LEGS.c.answered_at,
-                       LEGS.c.ring_seconds))
+                       LEGS.c.ring_seconds, LEGS.c.created_at,
+                       CALL_STARTED.label("call_started_at")))
 
 
 _SET_RING_SECONDS = (update(LEGS).where(LEGS.c.id == bindparam("leg_id"))
@@ -376,6 +384,15 @@ async def leg_event(session: AsyncSession, hotline: "Hotline", *, query: Mapping
     ring = ring_seconds(row)
     if ring != row.ring_seconds:
         await connection.execute(_SET_RING_SECONDS, {"leg_id": leg_id, "ring": ring})
+    # A late or repeated callback of a closed day: that day's figures are computed again.
+    await rollup.drop_days(session, since=leg_date(row))
+
+
+def leg_date(row) -> datetime | None:
+    """The earliest moment a changed leg's figures are filed under: its call's start
+    (the speed of answer) or its own creation (the legs' figures)."""
+    moments = [m for m in (row.created_at, row.call_started_at) if m is not None]
+    return min(moments) if moments else None
 
 
 def ring_seconds(leg) -> int | None:

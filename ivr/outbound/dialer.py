@@ -51,7 +51,7 @@ from ivr.platform.clock import Clock
 from ivr.platform.config import Settings
 from ivr.platform.passes import Passes
 from ivr.platform.phones import mask, normalise_or_none
-from models import Attempt, Call, Campaign, OutboundJob, Resident
+from models import Attempt, Call, Campaign, OutboundJob, Resident, rollup
 from models.db import insert_for
 
 log = logging.getLogger(__name__)
@@ -337,6 +337,7 @@ async def record_placed_many(session: AsyncSession, *, settings: Settings, now: 
     insert_call = (insert_for(session.bind.dialect.name)(CALLS)
                    .on_conflict_do_nothing(index_elements=["sid"]).returning(CALLS.c.sid))
     created = set((await session.scalars(insert_call, rows)).all())
+    await rollup.drop_days(session, since=now)  # today's, unless the clock is behind
     for c, sid, status in placed:
         if sid not in created:  # a callback was first: its row, linked as record_placed does
             call = await get_or_create_call(session, now=now, form={

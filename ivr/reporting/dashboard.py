@@ -19,24 +19,25 @@ its base (n: the calls, tickets or answers it is computed over) and its change f
 day before. Open and overdue tickets are a snapshot, counted once, as of now.
 
 Charts (ring-time histogram, daily trend, hour × weekday heat map) cover the rolling
-`ROLLING_DAYS` ending on the chosen day: three grouped SQL queries in all, whatever the
-number of days (legs by ring time; calls and legs by hour, placed in local days and
-weekday × hour in Python); `pages/charts.py` draws them.
+`ROLLING_DAYS` ending on the chosen day: the closed days' counts from the per-day
+rollup (`rollups`), today's from three grouped SQL queries (legs by ring time; calls and
+legs by UTC hour), placed in local days and weekday × hour in Python; `pages/charts.py`
+draws them.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import date, datetime, time, timedelta
 
-from sqlalchemy import and_, case, func, select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ivr.outbound import campaigns
 from ivr.platform.config import Settings
-from ivr.reporting import stats
+from ivr.reporting import rollups, stats, sums
 from ivr.tickets import lifecycle
-from models import Call, Campaign, Leg, Staff, Ticket
+from models import Campaign, Staff, Ticket
 
 ANSWER_SECONDS_TARGET = stats.ANSWER_SECONDS_TARGET
 # name: (direction, target). ">=" a rate must reach it; "<=" must stay under it.
@@ -50,7 +51,7 @@ TARGETS: dict[str, tuple[str, float]] = {
     "overdue_tickets": ("<=", 0),
 }
 MENU_CHOICES = ("person", "repair", "emergency", "complaint", "fees", "inquiry")
-HISTOGRAM_MAX = 30  # seconds; longer rings fall in the last bar
+HISTOGRAM_MAX = sums.HISTOGRAM_MAX  # seconds; longer rings fall in the last bar
 ROLLING_DAYS = 30  # the charts' window, ending on the chosen day
 # The headline tiles, in reading order: each figure and the figure that is its base (n).
 TILE_BASES = {
@@ -116,24 +117,6 @@ seconds_between = stats.seconds_between
 speed_of_answer = stats.speed_of_answer
 
 
-async def menu_counts(session: AsyncSession, *, start: datetime, end: datetime) -> dict[str, int]:
-    rows = (await session.execute(
-        select(Call.menu_choice, func.count())
-        .where(Call.started_at >= start, Call.started_at < end, Call.direction == "inbound")
-        .group_by(Call.menu_choice)
-    )).all()
-    return {(choice or "none"): n for choice, n in rows}
-
-
-async def speech_counts(session: AsyncSession, *, start: datetime, end: datetime) -> dict[str, int]:
-    """Inbound callers who said what they needed, and how many of them were understood."""
-    spoke, understood = (await session.execute(
-        select(func.count(Call.speech_text), func.count(Call.speech_choice))
-        .where(Call.started_at >= start, Call.started_at < end, Call.direction == "inbound")
-    )).one()
-    return {"spoke": int(spoke or 0), "understood": int(understood or 0)}
-
-
 async def fee_reminder_coverage(session: AsyncSession, *, start: datetime, end: datetime) -> dict:
     """Coverage over the campaigns started in the period, as `campaigns.report` counts it."""
     ids = (await session.scalars(
@@ -151,9 +134,10 @@ async def fee_reminder_coverage(session: AsyncSession, *, start: datetime, end: 
 
 async def ticket_counts(session: AsyncSession, *, now: datetime,
                         owner_staff_id: int | None = None) -> dict:
-    active = Ticket.status.in_(lifecycle.ACTIVE)
-    query = select(func.count().filter(active),
-                   func.count().filter(and_(active, Ticket.due_at < now))).select_from(Ticket)
+    # The active tickets only, by ix_tickets_status_due_at: a count over every ticket
+    # ever made read the whole table (46 ms at a year of calls).
+    query = (select(func.count(), func.count().filter(Ticket.due_at < now)).select_from(Ticket)
+             .where(Ticket.status.in_(lifecycle.ACTIVE)))
     if owner_staff_id is not None:
         query = query.where(Ticket.owner_staff_id == owner_staff_id)
     open_n, overdue = (await session.execute(query)).one()
@@ -169,24 +153,26 @@ async def open_by_status(session: AsyncSession) -> dict[str, int]:
 
 
 async def period_figures(session: AsyncSession, *, settings: Settings, period: Period,
-                         now: datetime | None = None) -> dict:
+                         now: datetime | None = None, store: rollups.Store | None = None,
+                         memo: dict | None = None) -> dict:
     """Every figure of one period; `missed` lists those that miss their target."""
     figures = await stats.call_answer_stats(session, settings=settings, start=period.start,
-                                            end=period.end, now=now)
+                                            end=period.end, now=now, store=store, charts=True,
+                                            memo=memo)
     offered = figures["calls_offered_to_person"]
     figures["abandon_rate"] = stats.rate(figures["abandoned_calls"], offered)
-    figures["menu_choices"] = await menu_counts(session, start=period.start, end=period.end)
-    figures["speech"] = await speech_counts(session, start=period.start, end=period.end)
     figures.update(await fee_reminder_coverage(session, start=period.start, end=period.end))
     figures["missed"] = sorted(name for name in TARGETS if misses(name, figures.get(name)))
     return figures
 
 
 async def compared_figures(session: AsyncSession, *, settings: Settings, period: Period,
-                           now: datetime) -> dict:
+                           now: datetime, store: rollups.Store | None = None,
+                           memo: dict | None = None) -> dict:
     """The rates of a period the tiles only compare with: no per-staff rows, no queue."""
     figures = await stats.call_answer_stats(session, settings=settings, start=period.start,
-                                            end=period.end, now=now, detail=False)
+                                            end=period.end, now=now, detail=False, store=store,
+                                            memo=memo)
     figures["abandon_rate"] = stats.rate(figures["abandoned_calls"],
                                          figures["calls_offered_to_person"])
     return figures
@@ -235,68 +221,29 @@ def tiles(*, day: dict, previous: dict, snapshot: dict) -> list[Tile]:
 
 # --- charts -----------------------------------------------------------------------------
 
-async def ring_histogram(session: AsyncSession, *, start: datetime, end: datetime) -> dict:
-    """Answered legs by ring seconds (0 … HISTOGRAM_MAX+), and the legs never answered:
-    one grouped pass over the legs' covering index."""
-    capped = case((Leg.ring_seconds > HISTOGRAM_MAX, HISTOGRAM_MAX), else_=Leg.ring_seconds)
-    rows = (await session.execute(
-        select(Leg.accepted, capped, func.count())
-        .where(Leg.created_at >= start, Leg.created_at < end)
-        .group_by(Leg.accepted, capped)
-    )).all()
-    bins, unanswered = [0] * (HISTOGRAM_MAX + 1), 0
-    for accepted, seconds, n in rows:
-        if accepted and seconds is not None:
-            bins[max(0, min(HISTOGRAM_MAX, int(seconds)))] += n
-        elif accepted is not None and not accepted:
-            unanswered += n
-    return {"bins": bins, "unanswered": unanswered}
+def ring_histogram(rings: dict[int, int]) -> dict:
+    """Answered legs by ring seconds (0 … HISTOGRAM_MAX+), and the legs never answered,
+    from `sums.ring_counts` (per day in the rollup)."""
+    bins = [rings.get(seconds, 0) for seconds in range(HISTOGRAM_MAX + 1)]
+    return {"bins": bins, "unanswered": rings.get(sums.UNANSWERED, 0)}
 
 
-def utc_hour(session: AsyncSession, column):
-    """The UTC hour of a stored moment, cheap to group by: SQLite stores UTC text, whose
-    first 13 characters are 'YYYY-MM-DD HH'; PostgreSQL truncates."""
-    if session.bind.dialect.name == "sqlite":
-        return func.substr(column, 1, 13)
-    return func.date_trunc("hour", column)
-
-
-def hour_start(value: str | datetime) -> datetime:
-    if isinstance(value, str):  # fromisoformat is C; strptime would cost more than the query
-        return datetime.fromisoformat(value + ":00").replace(tzinfo=timezone.utc)
-    return value.astimezone(timezone.utc)
-
-
-async def hourly(session: AsyncSession, *, settings: Settings, start: datetime,
-                 end: datetime) -> dict[datetime, dict[str, int]]:
+def hourly(hours: dict[datetime, list[int]], *, settings: Settings) -> dict[datetime, dict[str, int]]:
     """Per local hour: inbound calls, legs offered and answered within three rings.
 
-    Two grouped queries (calls, legs) by UTC hour, each hour then placed in local time in
-    Python: one pass serves both the daily trend and the weekday × hour map, whatever the
-    number of days. Exact for zones whose offset is a whole number of hours (daylight
-    saving included); a half-hour zone's calls fall in the local hour they began in."""
-    limit = settings.three_rings_seconds
-    hours: dict[datetime, dict[str, int]] = {}
-
-    def slot(value) -> dict[str, int]:
-        local = hour_start(value).astimezone(settings.tz)
-        return hours.setdefault(local, {"calls": 0, "offered": 0, "within": 0})
-
-    leg_hour = utc_hour(session, Leg.created_at)
-    for value, n, within in (await session.execute(
-            select(leg_hour, func.count(),
-                   func.sum(case((Leg.accepted & (Leg.ring_seconds <= limit), 1), else_=0)))
-            .where(Leg.created_at >= start, Leg.created_at < end).group_by(leg_hour))).all():
-        entry = slot(value)
-        entry["offered"] += n
-        entry["within"] += within or 0
-    call_hour = utc_hour(session, Call.started_at)
-    for value, n in (await session.execute(
-            select(call_hour, func.count())
-            .where(Call.started_at >= start, Call.started_at < end, Call.direction == "inbound")
-            .group_by(call_hour))).all():
-        slot(value)["calls"] += n
-    return hours
+    The UTC hours of `sums.hour_counts` (two grouped queries, or the rollup's hours of
+    closed days), each placed in local time here: one pass serves both the daily trend
+    and the weekday × hour map, whatever the number of days. Exact for zones whose offset
+    is a whole number of hours (daylight saving included); a half-hour zone's calls fall
+    in the local hour they began in."""
+    local: dict[datetime, dict[str, int]] = {}
+    for hour, (calls, offered, within) in hours.items():
+        entry = local.setdefault(hour.astimezone(settings.tz),
+                                 {"calls": 0, "offered": 0, "within": 0})
+        entry["calls"] += calls
+        entry["offered"] += offered
+        entry["within"] += within
+    return local
 
 
 def daily_trend(hours: dict[datetime, dict[str, int]], *, first_day: date,
@@ -377,21 +324,28 @@ class Dashboard:
 
 
 async def build(session: AsyncSession, *, settings: Settings, today: date,
-                now: datetime) -> Dashboard:
+                now: datetime, store: rollups.Store | None = None) -> Dashboard:
+    """`store`: a writer for the closed days missing from the rollup (computed anyway)."""
     spans = periods(settings=settings, today=today)
-    figures = {p.key: await period_figures(session, settings=settings, period=p, now=now)
+    memo: dict = {}  # today (or the chosen day) counted once for every period holding it
+    figures = {p.key: await period_figures(session, settings=settings, period=p, now=now,
+                                           store=store, memo=memo)
                for p in spans}
     before = day_before(settings=settings, today=today)
-    previous = await compared_figures(session, settings=settings, period=before, now=now)
+    previous = await compared_figures(session, settings=settings, period=before, now=now,
+                                      store=store, memo=memo)
     window = rolling(settings=settings, today=today)
     counts = await ticket_counts(session, now=now)
     counts["open_by_status"] = await open_by_status(session)
-    hours = await hourly(session, settings=settings, start=window.start, end=window.end)
+    chart_sums = await rollups.sums(session, settings=settings, start=window.start,
+                                    end=window.end, now=now, store=store, charts=True,
+                                    memo=memo)
+    hours = hourly(chart_sums.hours, settings=settings)
     return Dashboard(
         today=today, periods=spans, figures=figures, tickets=counts, now=now,
         tiles=tiles(day=figures["today"], previous=previous, snapshot=counts),
         charts=window, previous=before,
-        histogram=await ring_histogram(session, start=window.start, end=window.end),
+        histogram=ring_histogram(chart_sums.rings),
         trend=daily_trend(hours, first_day=window.first_day, last_day=window.last_day),
         heat=hour_weekday(hours),
         staff=await staff_table(session, figures=figures["month"], now=now),
