@@ -4,10 +4,16 @@ after Twilio refuses or half-answers a redirect."""
 
 from __future__ import annotations
 
+import asyncio
+import logging
+
 import pytest
 from sqlalchemy import select
 
+from ivr.app import create_app
+from ivr.calls import dispatcher
 from models import Call, Leg
+from models.writer import LoopWriter
 from tests.calls.test_queue import (  # noqa: F401 - fixtures
     STAFF,
     WRAP_UP,
@@ -22,7 +28,7 @@ from tests.calls.test_queue import (  # noqa: F401 - fixtures
     rest,
 )
 from tests.fake_twilio import fake_twilio, outbound_settings  # noqa: F401 - fixtures
-from tests.twilio_client import Caller
+from tests.twilio_client import Caller, Twilio
 
 
 def updates_of(fake, sid: str) -> list:
@@ -122,3 +128,85 @@ async def test_after_a_redirect_that_may_have_gone_through_the_person_stays_offe
         legs = (await session.scalars(select(Leg).join(Call, Call.id == Leg.call_id)
                                       .where(Call.sid == first.sid))).all()
     assert [leg.id for leg in legs] == [offer.leg_id]
+
+
+async def test_without_twilio_credentials_the_server_starts_and_callers_still_get_through(
+        aiohttp_client, queue_settings, seed, clock):  # noqa: F811
+    """No `TWILIO_ACCOUNT_SID`: no dispatcher (it could not redirect anyone), but `ivr
+    serve` starts, and a waiting caller's own turn rings the person who became free."""
+    settings = queue_settings.model_copy(update={"twilio_account_sid": ""})
+    clock.set(at(0))
+    twilio = Twilio(await aiohttp_client(create_app(settings, clock=clock, run_queue=True)))
+    await seed.staff(STAFF[:1])
+    wang = await put_through(twilio, Caller(twilio, "+8613900000001"))
+    waiting = Caller(twilio, "+8613900000003")
+    await queued(twilio, waiting, "0")
+    await hang_up_staff(wang, end=30, clock=clock)
+    clock.set(at(30 + WRAP_UP))
+    await next_turn(twilio, waiting)
+    assert waiting.dial()[1].text == "+8613800000001"
+
+
+async def running_loop(sessions, rest, queue_settings, clock, **kw):  # noqa: F811
+    """The loop `ivr serve` runs (`dispatcher.run`), as a task; stop it with the event."""
+    stop = asyncio.Event()
+    task = asyncio.create_task(dispatcher.run(stop, writer=LoopWriter(sessions), reader=sessions,
+                                              client=rest, settings=queue_settings, clock=clock,
+                                              **kw))
+    return stop, task
+
+
+async def test_the_serving_loop_rings_the_caller_and_reports_no_failure(
+        hotline, seed, clock, fake_twilio, sessions, rest, queue_settings, caplog):  # noqa: F811
+    """Run as `ivr serve` runs it (nobody watching its passes): the caller is redirected
+    and the operator's log holds no "pass failed"."""
+    first, _, _ = await line_of_three(hotline, seed, clock, fake_twilio)
+    stop, task = await running_loop(sessions, rest, queue_settings, clock)
+    try:
+        sid, form = await fake_twilio.next_update(timeout=5)
+    finally:
+        stop.set()
+        await task
+    assert sid == first.sid and "/twilio/queue-connect?leg=" in form["Url"]
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == []
+
+
+async def test_whoever_watches_the_loop_hears_of_each_pass_and_its_offers(
+        hotline, seed, clock, fake_twilio, sessions, rest, queue_settings):  # noqa: F811
+    """`on_pass` (the benchmark's and tests' way to wait for a pass, never sleeping):
+    called after every pass with the offers it made."""
+    first, _, _ = await line_of_three(hotline, seed, clock, fake_twilio)
+    passes: asyncio.Queue = asyncio.Queue()
+    stop, task = await running_loop(sessions, rest, queue_settings, clock, on_pass=passes.put_nowait)
+    try:
+        [offer] = await asyncio.wait_for(passes.get(), 5)
+        assert await asyncio.wait_for(passes.get(), 5) == []  # 王小明 is taken: nothing more
+    finally:
+        stop.set()
+        await task
+    assert offer.call_sid == first.sid and fake_twilio.updates[0][0] == first.sid
+
+
+async def test_a_server_shutting_down_finishes_the_redirect_under_way(
+        aiohttp_client, queue_settings, seed, clock, fake_twilio, sessions):  # noqa: F811
+    """Stopping `ivr serve` waits for the dispatcher's pass: Twilio's answer to a redirect
+    already sent (here: the caller hung up, 21220) is still recorded, so 王小明 is not
+    left reserved for a caller who is gone."""
+    clock.set(at(0))
+    client = await aiohttp_client(create_app(queue_settings, clock=clock, run_queue=True))
+    twilio = Twilio(client)
+    await seed.staff(STAFF[:1])
+    wang = await put_through(twilio, Caller(twilio, "+8613900000001"))
+    gone = Caller(twilio, "+8613900000003")
+    await queued(twilio, gone, "0")
+    fake_twilio.live_call(gone.sid)
+    fake_twilio.fail_next(status=400, code=21220, message="Call is not in-progress.", delay=0.5)
+    await hang_up_staff(wang, end=30, clock=clock)
+    clock.set(at(30 + WRAP_UP))
+    await fake_twilio.wait_for_request(f"/Calls/{gone.sid}.json")
+    await client.close()  # the server stops while Twilio has not answered yet
+    async with sessions() as session:
+        [leg] = (await session.scalars(select(Leg).join(Call, Call.id == Leg.call_id)
+                                       .where(Call.sid == gone.sid))).all()
+        call = await session.scalar(select(Call).where(Call.sid == gone.sid))
+    assert leg.dial_status == "canceled" and call.queue_leg_id is None
