@@ -73,6 +73,7 @@ class FakeTwilio:
     updates: list[tuple[str, dict]] = field(default_factory=list)
     updated: asyncio.Event = field(default_factory=asyncio.Event)
     _created: asyncio.Event = field(default_factory=asyncio.Event)
+    _received: asyncio.Event = field(default_factory=asyncio.Event)
 
     # --- control ---
     def fail_next(self, count: int = 1, **fault) -> None:
@@ -103,6 +104,15 @@ class FakeTwilio:
             await asyncio.wait_for(self.updated.wait(), timeout)
         self._taken = taken + 1
         return self.updates[taken]
+
+    async def wait_for_request(self, path_end: str, timeout: float = 5) -> Recorded:
+        """Until a request whose path ends so has arrived (answered or not yet)."""
+        async def arrived() -> Recorded:
+            while not (found := [r for r in self.requests if r.path.endswith(path_end)]):
+                self._received.clear()
+                await self._received.wait()
+            return found[0]
+        return await asyncio.wait_for(arrived(), timeout)
 
     def created_calls(self, to: str | None = None) -> list[dict]:
         return [c for c in self.calls.values() if to is None or c["to"] == to]
@@ -137,6 +147,7 @@ class FakeTwilio:
                          lists={k: [str(v) for v in posted.getall(k)] for k in set(posted)})
         if self.record:
             self.requests.append(entry)
+            self._received.set()
         auth = request.headers.get("Authorization", "")
         try:
             creds = BasicAuth.decode(auth) if auth else None
