@@ -220,13 +220,18 @@ async def time_out(session: AsyncSession, *, settings: Settings, now: datetime) 
 
 
 async def withdraw(session: AsyncSession, *, offer: Offer, now: datetime, call_ended: bool) -> None:
-    """The redirect could not be made: the leg never rang; the caller goes back in line
-    (keeping their place) unless their call has ended."""
+    """The redirect could not be made: the caller goes back in line (keeping their
+    place) unless their call has ended. The reserved leg never rang, so it goes: kept,
+    it would count in the statistics, the call log and the exports as a person rung who
+    did not answer."""
     leg = await session.get(Leg, offer.leg_id, with_for_update=True)
     if leg is not None and leg.completed_at is None:
-        leg.status = "canceled"
-        leg.dial_status = "canceled"
-        leg.completed_at = now
+        if leg.initiated_at is None and leg.ringing_at is None and leg.answered_at is None:
+            await session.delete(leg)
+        else:
+            leg.status = "canceled"
+            leg.dial_status = "canceled"
+            leg.completed_at = now
     call = await session.scalar(select(Call).where(Call.id == offer.call_id).with_for_update()
                                 .execution_options(populate_existing=True))
     if call is None or call.queue_leg_id != offer.leg_id:
