@@ -34,3 +34,11 @@ async def test_a_call_still_on_the_line_is_not_settled_by_a_progress_callback(ca
     await status(caller, "in-progress", 1)
     call = await the_call(sessions, caller)
     assert call.ended_at is None and call.outcome is None  # the call log: still on the line
+
+
+async def test_a_late_progress_callback_does_not_reopen_an_ended_call(caller, sessions):
+    await caller.dial_in()
+    await caller.hangup(at=AT, duration=30)
+    await status(caller, "initiated", 0)  # the first callback, delivered last
+    call = await the_call(sessions, caller)
+    assert (call.status, call.ended_at) == ("completed", AT)
