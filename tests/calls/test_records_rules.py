@@ -1,0 +1,44 @@
+"""Twilio's status callbacks: SequenceNumber orders them, and only an end settles the call."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from models import Call
+from tests.conftest import local
+from tests.twilio_client import progress_params
+
+AT = local(2026, 11, 23, 10, 0, 30)
+
+
+async def status(caller, state: str, sequence: int):
+    resp = await caller.twilio.post("/twilio/status", progress_params(
+        caller.params(), status=state, at=AT, sequence=sequence))
+    assert resp.status == 200
+
+
+async def the_call(sessions, caller) -> Call:
+    async with sessions() as session:
+        return await session.scalar(select(Call).where(Call.sid == caller.sid))
+
+
+async def test_a_late_older_status_callback_does_not_overwrite_a_newer_one(caller, sessions):
+    await caller.dial_in()
+    await status(caller, "in-progress", 2)
+    await status(caller, "ringing", 1)  # sent first, delivered late
+    assert (await the_call(sessions, caller)).status == "in-progress"
+
+
+async def test_a_call_still_on_the_line_is_not_settled_by_a_progress_callback(caller, sessions):
+    await caller.dial_in()
+    await status(caller, "in-progress", 1)
+    call = await the_call(sessions, caller)
+    assert call.ended_at is None and call.outcome is None  # the call log: still on the line
+
+
+async def test_a_late_progress_callback_does_not_reopen_an_ended_call(caller, sessions):
+    await caller.dial_in()
+    await caller.hangup(at=AT, duration=30)
+    await status(caller, "initiated", 0)  # the first callback, delivered last
+    call = await the_call(sessions, caller)
+    assert (call.status, call.ended_at) == ("completed", AT)
