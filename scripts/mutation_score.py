@@ -7,12 +7,22 @@ killed, survived, timed out, had no test, or were not checked yet, and the score
 "partial" so a half-finished run is never read as a whole one.
 
     python scripts/mutation_score.py [--markdown]
+    python scripts/mutation_score.py --sample 60 [--seed 1] [module ...]
+
+`--sample N` prints, instead, N mutant names drawn at random from each module (or the
+modules named) for `make mutation MUTANTS=...`: on two cores the whole set is a night's
+run, and a random sample's score, with its 95 % interval (Wilson), says how well a module
+is guarded. The interval holds only when the checked mutants are such a sample; a run
+interrupted part-way checks the fastest mutants first, so its interval is marked
+"not a sample".
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
+import random
 import sys
 import tomllib
 from pathlib import Path
@@ -21,6 +31,7 @@ ROOT = Path(__file__).resolve().parent.parent
 # mutmut's exit codes (mutmut/stats.py, status_by_exit_code)
 KILLED, TIMEOUT = {1, 3}, {36, 24, -24, 152, 255}
 SURVIVED, NO_TESTS, SKIPPED = {0}, {5, 33}, {34}
+SAMPLED = "sampled.json"  # in mutants/: every name `--sample` has drawn
 
 
 def modules(root: Path = ROOT) -> list[str]:
@@ -59,6 +70,36 @@ def score(counts: dict[str, int]) -> float | None:
     return 100.0 * (counts["killed"] + counts["timeout"]) / checked
 
 
+def interval(hits: int, n: int, z: float = 1.96) -> tuple[float, float] | None:
+    """The Wilson score interval of `hits` in `n`, in percent: honest at small n and
+    near 100 %, where the plain p ± z·√(p(1-p)/n) runs past the ends."""
+    if n <= 0:
+        return None
+    p = hits / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return 100.0 * max(0.0, centre - half), 100.0 * min(1.0, centre + half)
+
+
+def mutant_names(module: str, root: Path = ROOT) -> list[str]:
+    meta = root / "mutants" / (module + ".meta")
+    if not meta.exists():
+        raise SystemExit(f"{meta}: no mutants yet (run `make mutation` once to generate them)")
+    return sorted(json.loads(meta.read_text("utf-8"))["exit_code_by_key"])
+
+
+def sample(chosen: list[str], size: int, seed: int, root: Path = ROOT) -> list[str]:
+    """`size` mutant names from each module, the same ones for the same seed."""
+    picked = []
+    for module in chosen:
+        names = mutant_names(module, root)
+        picked += random.Random(f"{seed}:{module}").sample(names, min(size, len(names)))
+    drawn = root / "mutants" / SAMPLED
+    earlier = set(json.loads(drawn.read_text("utf-8"))) if drawn.exists() else set()
+    drawn.write_text(json.dumps(sorted(earlier | set(picked))), "utf-8")
+    return picked
+
+
 def rows(root: Path = ROOT) -> list[tuple[str, dict[str, int] | None]]:
     out = []
     for module in modules(root):
@@ -66,14 +107,45 @@ def rows(root: Path = ROOT) -> list[tuple[str, dict[str, int] | None]]:
         if not meta.exists():
             out.append((module, None))
             continue
-        out.append((module, tally(json.loads(meta.read_text("utf-8"))["exit_code_by_key"])))
+        codes = json.loads(meta.read_text("utf-8"))["exit_code_by_key"]
+        counts = tally(codes)
+        checked = {name for name, code in codes.items() if code is not None}
+        counts["sampled"] = int(bool(checked) and checked <= drawn(root))
+        out.append((module, counts))
     return out
+
+
+def drawn(root: Path = ROOT) -> set[str]:
+    path = root / "mutants" / SAMPLED
+    return set(json.loads(path.read_text("utf-8"))) if path.exists() else set()
+
+
+def shown_score(counts: dict[str, int]) -> str:
+    """The score; for a partial run, also its 95 % interval if the checked mutants were
+    drawn at random (`--sample`), and a warning if they were not."""
+    s = score(counts)
+    if s is None:
+        return "—"
+    if not counts["unchecked"]:
+        return f"{s:.1f} %"
+    checked = counts["total"] - counts["unchecked"] - counts["skipped"]
+    if not counts["sampled"]:
+        return f"{s:.1f} % (partial, not a sample)"
+    low, high = interval(counts["killed"] + counts["timeout"], checked)
+    return f"{s:.1f} % (sample of {checked}; 95 %: {low:.0f}–{high:.0f} %)"
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--markdown", action="store_true", help="a table for TESTING.md")
+    parser.add_argument("--sample", type=int, metavar="N",
+                        help="print N random mutant names per module instead of the scores")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("module", nargs="*", help="with --sample: the modules (default: all)")
     args = parser.parse_args(argv)
+    if args.sample:
+        print(" ".join(sample(args.module or modules(), args.sample, args.seed)))
+        return 0
     columns = ("killed", "survived", "timeout", "no_tests", "other", "unchecked", "total")
     if args.markdown:
         print("| module | " + " | ".join(columns) + " | score |")
@@ -87,8 +159,7 @@ def main(argv: list[str] | None = None) -> int:
         else:
             for c in columns:
                 all_counts[c] += counts[c]
-            s = score(counts)
-            shown = "—" if s is None else f"{s:.1f} %" + (" (partial)" if counts["unchecked"] else "")
+            shown = shown_score(counts)
             line = [str(counts[c]) for c in columns] + [shown]
         if args.markdown:
             print(f"| `{module}` | " + " | ".join(line) + " |")
