@@ -9,8 +9,8 @@ killed, survived, timed out, had no test, or were not checked yet, and the score
     python scripts/mutation_score.py [--markdown]
     python scripts/mutation_score.py --sample 60 [--seed 1] [module ...]
 
-`--sample N` prints, instead, N mutant names drawn at random from each module (or the
-modules named) for `make mutation MUTANTS=...`: on two cores the whole set is a night's
+`--sample N` prints, instead, those of N mutant names drawn at random from each module (or the
+modules named) not run yet, for `make mutation MUTANTS=...`: on two cores the whole set is a night's
 run, and a random sample's score, with its 95 % interval (Wilson), says how well a module
 is guarded. The interval holds only when the checked mutants are such a sample; a run
 interrupted part-way checks the fastest mutants first, so its interval is marked
@@ -101,16 +101,21 @@ def sample(chosen: list[str], size: int, seed: int, root: Path = ROOT) -> list[s
 
 
 def rows(root: Path = ROOT) -> list[tuple[str, dict[str, int] | None]]:
+    """Per module, the counts over all its mutants; or, when its run is partial and a
+    sample was drawn (`--sample`) and checked whole, over the sample (`sampled` = 1)."""
     out = []
+    picked = drawn(root)
     for module in modules(root):
         meta = root / "mutants" / (module + ".meta")
         if not meta.exists():
             out.append((module, None))
             continue
         codes = json.loads(meta.read_text("utf-8"))["exit_code_by_key"]
-        counts = tally(codes)
-        checked = {name for name, code in codes.items() if code is not None}
-        counts["sampled"] = int(bool(checked) and checked <= drawn(root))
+        in_sample = {name: code for name, code in codes.items() if name in picked}
+        if None in codes.values() and in_sample and None not in in_sample.values():
+            counts = {**tally(in_sample), "sampled": 1, "population": len(codes)}
+        else:
+            counts = {**tally(codes), "sampled": 0, "population": len(codes)}
         out.append((module, counts))
     return out
 
@@ -121,18 +126,30 @@ def drawn(root: Path = ROOT) -> set[str]:
 
 
 def shown_score(counts: dict[str, int]) -> str:
-    """The score; for a partial run, also its 95 % interval if the checked mutants were
-    drawn at random (`--sample`), and a warning if they were not."""
+    """The score; for a sample, also its 95 % interval (the checked mutants were drawn
+    at random); a partial run that is no sample says so (fastest mutants first: biased)."""
     s = score(counts)
     if s is None:
         return "—"
-    if not counts["unchecked"]:
-        return f"{s:.1f} %"
     checked = counts["total"] - counts["unchecked"] - counts["skipped"]
-    if not counts["sampled"]:
+    if counts["sampled"]:
+        low, high = interval(counts["killed"] + counts["timeout"], checked)
+        return (f"{s:.1f} % (sample of {checked} of {counts['population']}; "
+                f"95 %: {low:.0f}–{high:.0f} %)")
+    if counts["unchecked"]:
         return f"{s:.1f} % (partial, not a sample)"
-    low, high = interval(counts["killed"] + counts["timeout"], checked)
-    return f"{s:.1f} % (sample of {checked}; 95 %: {low:.0f}–{high:.0f} %)"
+    return f"{s:.1f} %"
+
+
+def unchecked(names: list[str], root: Path = ROOT) -> list[str]:
+    """Those of `names` not run yet: a sample need not rerun what an earlier run decided."""
+    done = set()
+    for module in modules(root):
+        meta = root / "mutants" / (module + ".meta")
+        if meta.exists():
+            done |= {n for n, c in json.loads(meta.read_text("utf-8"))["exit_code_by_key"].items()
+                     if c is not None}
+    return [n for n in names if n not in done]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -144,7 +161,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("module", nargs="*", help="with --sample: the modules (default: all)")
     args = parser.parse_args(argv)
     if args.sample:
-        print(" ".join(sample(args.module or modules(), args.sample, args.seed)))
+        print(" ".join(unchecked(sample(args.module or modules(), args.sample, args.seed))))
         return 0
     columns = ("killed", "survived", "timeout", "no_tests", "other", "unchecked", "total")
     if args.markdown:
