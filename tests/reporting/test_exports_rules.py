@@ -279,6 +279,23 @@ def test_xlsx_columns_are_wide_enough_for_their_chinese_headers():
     }
 
 
+async def test_xlsx_columns_are_wide_enough_for_chinese_entries_and_no_wider_than_60(
+        day, sessions, settings):
+    """An address, a name or a note in Chinese takes two widths a character, like the
+    headers: a column measured in characters cut them off behind the next column."""
+    columns, rows = await export(sessions, settings, reception_record)
+    sheet = xlsx_sheet(columns, rows)
+    widths = {c.value: sheet.column_dimensions[c.column_letter].width for c in sheet[1]}
+    assert widths["地址"] == 23        # 阳光花园3栋2单元501室: 8 Chinese characters, 5 digits
+    assert widths["记录"] == 26        # 厨房水管漏水；楼道灯不亮: 12 full-width characters
+    assert widths["工单号"] == 30      # 20261123-0001、20261123-0002
+    assert widths["业主姓名"] == 10 and widths["处理结果"] == 10  # the header is the widest
+    assert widths["来电号码"] == 16    # +8613900000001
+    sheet = xlsx_sheet(["记录", "序号"], [["楼上" + "漏水" * 40, 1]])
+    assert sheet.column_dimensions["A"].width == 60  # a long note wraps at a screen's width
+    assert sheet.column_dimensions["B"].width == 6
+
+
 def test_a_sheet_title_is_cut_to_the_31_characters_excel_accepts():
     title = "阳光花园物业服务中心二零二六年十一月二十三日至十二月二日电话接待记录本"
     assert len(title) > 31
