@@ -100,7 +100,7 @@ def _cell_text(value) -> str:
 def _display_width(text: str) -> int:
     """Columns `text` takes on screen: a Chinese character (or a full-width ；、) takes
     two, so an address or a note is not cut off by the column after it."""
-    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+    return sum(2 if unicodedata.east_asian_width(ch) in ("W", "F") else 1 for ch in text)
 
 
 def to_csv(columns: list[str], rows: list[list]) -> bytes:
