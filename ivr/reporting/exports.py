@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import io
+import unicodedata
 from datetime import datetime
 
 from openpyxl import Workbook
@@ -96,6 +97,12 @@ def _cell_text(value) -> str:
     return str(value)
 
 
+def _display_width(text: str) -> int:
+    """Columns `text` takes on screen: a Chinese character (or a full-width ；、) takes
+    two, so an address or a note is not cut off by the column after it."""
+    return sum(2 if unicodedata.east_asian_width(ch) in ("W", "F") else 1 for ch in text)
+
+
 def to_csv(columns: list[str], rows: list[list]) -> bytes:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
@@ -118,7 +125,8 @@ def to_xlsx(columns: list[str], rows: list[list], *, title: str) -> bytes:
         sheet.append(row)
     for index, name in enumerate(columns, 1):
         letter = sheet.cell(row=1, column=index).column_letter
-        width = max([len(name) * 2] + [len(_cell_text(r[index - 1])) for r in rows[:200]])
+        width = max([_display_width(name)]
+                    + [_display_width(_cell_text(r[index - 1])) for r in rows[:200]])
         sheet.column_dimensions[letter].width = min(60, width + 2)
         for cell in sheet[letter][1:]:
             if isinstance(cell.value, datetime):
