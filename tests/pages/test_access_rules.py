@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import unquote
+
 from ivr.app import create_app
 from ivr.people.users import add_user
 
@@ -40,3 +42,60 @@ async def test_a_form_sent_after_the_sign_in_expired_is_told_in_chinese_to_sign_
                              headers={"Referer": "https://elsewhere.example/tickets/7"})
     assert resp.status == 401
     assert 'href="/login"' in await resp.text()
+
+
+async def signed_in_client(aiohttp_client, sessions, settings, clock, *, role="supervisor"):
+    async with sessions() as session, session.begin():
+        await add_user(session, name="值班主管", role=role, password="pw-12345678", now=clock())
+    plain = settings.model_copy(update={"public_base_url": "http://hotline.example.com"})
+    client = await aiohttp_client(create_app(plain, clock=clock))
+    resp = await client.post("/login", data={"username": "值班主管", "password": "pw-12345678"},
+                             headers={"Origin": str(client.make_url("/")).rstrip("/")},
+                             allow_redirects=False)
+    assert resp.status in (302, 303)
+    return client
+
+
+async def test_a_supervisor_using_the_pages_minutes_apart_stays_signed_in_until_the_session_ends(
+        aiohttp_client, sessions, settings, clock):
+    """Each visit after a few minutes refreshes the session's last use on the way: the
+    page still opens; the session ends `IVR_SESSION_HOURS` after signing in."""
+    client = await signed_in_client(aiohttp_client, sessions, settings, clock)
+    for _ in range(3):
+        resp = await client.get("/desk", allow_redirects=False)
+        assert resp.status == 200
+        clock.advance(6 * 60)
+    clock.advance(settings.session_hours * 3600)
+    resp = await client.get("/desk", allow_redirects=False)
+    assert resp.status == 302
+    assert resp.headers["Location"].startswith("/login?next=")
+    assert unquote(resp.headers["Location"].split("=", 1)[1]) == "/desk"
+
+
+async def test_a_browser_with_an_unknown_session_cookie_is_sent_to_sign_in(
+        aiohttp_client, settings, clock):
+    client = await aiohttp_client(create_app(settings, clock=clock))
+    client.session.cookie_jar.update_cookies({"ivr_session": "no-such-session"})
+    resp = await client.get("/desk", allow_redirects=False)
+    assert resp.status == 302
+    assert resp.headers["Location"].startswith("/login?next=")
+
+
+async def test_a_head_request_needs_no_csrf_token(aiohttp_client, sessions, settings, clock):
+    client = await signed_in_client(aiohttp_client, sessions, settings, clock)
+    resp = await client.head("/desk", allow_redirects=False)
+    assert resp.status == 200
+
+
+async def test_a_form_without_the_csrf_token_is_refused_in_chinese_and_changes_nothing(
+        aiohttp_client, sessions, settings, clock):
+    client = await signed_in_client(aiohttp_client, sessions, settings, clock)
+    for headers in ({}, {"X-CSRF-Token": "forged"}):
+        resp = await client.post("/logout", data={"csrf": ""}, headers=headers,
+                                 allow_redirects=False)
+        assert resp.status == 403
+        page = await resp.text()
+        assert "403 ·" in page and "404 ·" not in page
+        assert "表单已失效或来源不明，请刷新页面后重试" in page
+    resp = await client.get("/desk", allow_redirects=False)  # still signed in
+    assert resp.status == 200
