@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from sqlalchemy import update
+
+from ivr.outbound import jobs
+from models import OutboundJob
 from tests.fake_twilio import fake_twilio, outbound, outbound_settings  # noqa: F401
-from tests.outbound.test_dialer import LI, start_campaign
+from tests.outbound.test_dialer import LI, WANG, all_jobs, attempts, start_campaign
 
 
 async def test_a_lost_call_is_looked_up_in_one_page_of_the_newest_calls(outbound, seed):  # noqa: F811
@@ -19,3 +23,74 @@ async def test_a_lost_call_is_looked_up_in_one_page_of_the_newest_calls(outbound
                if r.method == "GET" and r.path.endswith("/Calls.json")]
     assert lookups and all(r.query.get("To") == "+8613900000001" for r in lookups)
     assert all(r.query.get("PageSize") == "50" for r in lookups)
+
+
+async def queue_escalation(outbound, **fields) -> None:
+    async with outbound.sessions() as session, session.begin():
+        await jobs.queue_job(session, kind="escalation", phone="+8613900000009",
+                             now=outbound.clock(), **fields)
+
+
+async def test_a_job_is_still_dialled_at_its_last_allowed_moment(outbound):  # noqa: F811
+    """`not_after` is the last moment a call may start: at that very moment it is placed,
+    only after it is the job expired."""
+    await queue_escalation(outbound, not_after=outbound.clock())
+    assert await outbound.dialer().run_once() == 1
+    assert len(outbound.fake.creates()) == 1
+    [job] = await all_jobs(outbound)
+    assert job.outcome != "expired"
+
+
+async def test_twilio_is_asked_for_post_callbacks_and_plain_amd_off_reminders(outbound):  # noqa: F811
+    """Twilio's enumerations are case-sensitive as documented: `POST`, `Enable`. An
+    escalation only needs to know a person answered (`Enable`), not wait for the beep."""
+    await queue_escalation(outbound)
+    assert await outbound.dialer().run_once() == 1
+    [create] = outbound.fake.creates()
+    assert create.form["Method"] == "POST"
+    assert create.form["StatusCallbackMethod"] == "POST"
+    assert create.form["MachineDetection"] == "Enable"
+
+
+async def test_a_reminder_retried_records_which_dialer_claimed_it(outbound, seed):  # noqa: F811
+    """A retry goes through the one-by-one claim: the job still names its dialer, so an
+    operator can tell which process holds it."""
+    await seed.residents([LI])
+    await start_campaign(outbound)
+    async with outbound.sessions() as session, session.begin():
+        await session.execute(update(OutboundJob).values(attempts=1))  # tried before
+    dialer = outbound.dialer()
+    [claimed] = await dialer.claim_batch(now=outbound.clock())
+    [job] = await all_jobs(outbound)
+    assert job.id == claimed.job_id and job.state == "dialing"
+    assert job.claimed_by == dialer.name
+
+
+async def test_twilio_unavailable_gives_the_job_back_for_later_not_the_past(outbound):  # noqa: F811
+    """Every REST try refused (429): the attempt never reached Twilio, so it is void and
+    the job is queued again, due a little later, never already overdue."""
+    await queue_escalation(outbound)
+    outbound.fake.fail_next(2, status=429, code=20429, message="Too Many Requests")
+    assert await outbound.dialer(dialer_rest_tries=2).run_once() == 1
+    assert outbound.fake.calls == {}
+    [attempt] = await attempts(outbound)
+    assert attempt.state == "void" and attempt.call_sid is None
+    [job] = await all_jobs(outbound)
+    assert job.state == "queued"
+    assert job.next_attempt_at > job.updated_at  # later than the moment it was given back
+
+
+async def test_lost_calls_are_all_settled_when_one_lookup_fails(outbound, seed):  # noqa: F811
+    """A lost call Twilio cannot find (404) must not stop the others being settled."""
+    await seed.residents([LI, WANG])
+    await start_campaign(outbound)
+    dialer = outbound.dialer()
+    await dialer.run_until_idle()
+    first, second = await attempts(outbound)
+    del outbound.fake.calls[first.call_sid]               # the lookup of the first fails
+    outbound.fake.calls[second.call_sid]["status"] = "no-answer"
+    outbound.clock.advance(outbound.settings.dialer_stale_call_minutes * 60 + 60)
+    await dialer.reconcile(now=outbound.clock())
+    first, second = await attempts(outbound)
+    assert first.state == "placed"
+    assert second.state == "done" and second.result == "no-answer"
