@@ -20,7 +20,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta, timezone
 from typing import Awaitable, Callable, Protocol
 
 from aiohttp import web
@@ -32,13 +32,16 @@ from ivr.platform.config import Settings
 from ivr.platform.resources import CLOCK, READER, SETTINGS, WRITER
 from ivr.reporting import sums as counted
 from ivr.reporting.sums import CallSums, StaffSums
-from models import StatsDay, StatsHourDay, StatsMenuDay, StatsRingDay, StatsStaffDay
+from models import Call, Leg, StatsDay, StatsHourDay, StatsMenuDay, StatsRingDay, StatsStaffDay
 from models.db import insert_for
 from models.rollup import DETAIL_TABLES
 
 log = logging.getLogger(__name__)
 
 PAGE = 1  # models.writer.PAGE: after the webhooks waiting for the writer
+# Days computed and kept by one request at most (two months): each is a short write of
+# its own, and a year's report is filled over a few requests, not in one.
+FILL_AT_ONCE = 62
 
 
 class Store(Protocol):
@@ -94,6 +97,21 @@ def closed_days(*, settings: Settings, start: datetime, end: datetime, now: date
             days.append(Day(day, begins, ends))
         day += timedelta(days=1)
     return days
+
+
+async def first_moment(session: AsyncSession) -> datetime | None:
+    """The earliest call's start or leg's creation (both indexed); None with neither."""
+    moments = [m for m in (await session.execute(
+        select(select(func.min(Call.started_at)).scalar_subquery(),
+               select(func.min(Leg.created_at)).scalar_subquery()))).one() if m is not None]
+    if not moments:
+        return None
+    return min(m if m.tzinfo else m.replace(tzinfo=timezone.utc) for m in moments)
+
+
+def local_midnight(moment: datetime, *, settings: Settings) -> datetime:
+    """The start of `moment`'s local day in the centre's timezone."""
+    return datetime.combine(moment.astimezone(settings.tz).date(), time(0), settings.tz)
 
 
 def uncovered(start: datetime, end: datetime, days: list[Day]) -> list[tuple[datetime, datetime]]:
@@ -236,7 +254,13 @@ async def sums(session: AsyncSession, *, settings: Settings, start: datetime, en
     dashboard's figures as well. `memo`: a dict kept by the caller across periods that
     share today (the dashboard's today, week, month and charts count it once)."""
     limit = settings.three_rings_seconds
-    days = closed_days(settings=settings, start=start, end=end, now=now)
+    # Days before the first call or leg are empty: no rollup to read or store for them,
+    # they are one cheap range of the rows (a report from 1970 costs what one from the
+    # first call costs).
+    first = await first_moment(session)
+    days = [] if first is None else closed_days(
+        settings=settings, start=max(start, local_midnight(first, settings=settings)),
+        end=end, now=now)
     total = Sums()
     staff: dict[tuple[str, str], StaffSums] = {}
 
@@ -251,23 +275,29 @@ async def sums(session: AsyncSession, *, settings: Settings, start: datetime, en
     if days:
         wanted = {d.day: d for d in days}
         good = set()
+        span = (days[0].day, days[-1].day)  # a range, not a list: a decade is 3,650 days
         for row in (await session.execute(
-                select(StatsDay.__table__).where(StatsDay.day.in_(list(wanted)),
+                select(StatsDay.__table__).where(StatsDay.day.between(*span),
                                                  StatsDay.filled.is_(True),
                                                  StatsDay.three_rings_seconds == limit))).all():
-            good.add(row.day)
-            total.calls.add(row)
+            if row.day in wanted:
+                good.add(row.day)
+                total.calls.add(row)
         if good:
-            add_staff((await session.execute(
-                select(StatsStaffDay.__table__).where(StatsStaffDay.day.in_(sorted(good))))).all())
+            add_staff(row for row in (await session.execute(
+                select(StatsStaffDay.__table__).where(StatsStaffDay.day.between(*span)))).all()
+                if row.day in good)
             if charts:
                 await add_stored_charts(session, total, days=sorted(good))
         missing = [d for d in days if d.day not in good]
-        covered = [d for d in days if d.day in good]
         stored: dict[date, DayFigures] = {}
         if missing and store is not None:
             try:
-                stored = await store_days(store, settings=settings, days=missing)
+                # At most FILL_AT_ONCE days kept per request, so one wide report cannot
+                # hold the writer for long; the others are counted from the rows this
+                # time and kept by the next requests.
+                stored = await store_days(store, settings=settings,
+                                          days=missing[:FILL_AT_ONCE])
             except (SQLAlchemyError, OSError) as exc:  # the figures are read all the same
                 log.warning("could not store the rollup of %d days: %s", len(missing), exc)
         for figures in stored.values():
@@ -275,8 +305,7 @@ async def sums(session: AsyncSession, *, settings: Settings, start: datetime, en
             add_staff(figures.staff)
             if charts:
                 total.add_charts(figures)
-        if stored:
-            covered = days
+        covered = [d for d in days if d.day in good or d.day in stored]
     for part_start, part_end in pieces(uncovered(start, end, covered), settings=settings, now=now):
         key = (part_start, part_end, limit)
         figures = memo.get(key) if memo is not None else None
