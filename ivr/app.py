@@ -17,6 +17,7 @@ from ivr.routes import setup_routes
 from ivr.tickets import scheduler
 from models.db import is_sqlite, make_engine, make_sessionmaker
 from models.writer import open_writer
+from pages.stream import end_streams_on_shutdown
 from webhooks import resilience
 from webhooks.signature import require_twilio_signature
 
@@ -72,5 +73,6 @@ def create_app(settings: Settings | None = None, *, clock: Clock = utcnow, run_d
         from ivr.calls import dispatcher
 
         app.cleanup_ctx.append(dispatcher.background)
+    end_streams_on_shutdown(app)
     setup_routes(app)
     return app

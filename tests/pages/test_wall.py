@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 
 import pytest
@@ -51,3 +52,28 @@ async def test_the_wall_comes_back_by_itself_after_a_restart(browser, tmp_path, 
                              started_at=__import__("datetime").datetime.now().astimezone()))
         await page.locator('#wall-calls tr[data-sid="CAafter"]').wait_for(timeout=15000)
         assert await page.get_attribute("#wall-link", "class") == "ok"
+
+
+async def test_a_server_shutting_down_ends_the_open_wallboard_streams(aiohttp_client, settings,
+                                                                      sessions, clock):
+    """aiohttp waits up to a minute for open handlers to finish: a restart must not wait that
+    long on a wallboard left open. The stream ends, and the browser reconnects to the next."""
+    from ivr.app import create_app
+    from ivr.people.users import add_user
+
+    async with sessions() as session, session.begin():
+        await add_user(session, name="主管", role="supervisor", password="supervisor-pass", now=clock())
+    # The session cookie is Secure behind https; the test client speaks plain http.
+    plain = settings.model_copy(update={"public_base_url": "http://hotline.example.com"})
+    client = await aiohttp_client(create_app(plain, clock=clock))
+    resp = await client.post("/login", data={"username": "主管", "password": "supervisor-pass"},
+                             headers={"Origin": str(client.make_url("/")).rstrip("/")},
+                             allow_redirects=False)
+    assert resp.status == 302
+    stream = await client.get("/wall/events")
+    assert stream.status == 200
+    first = await asyncio.wait_for(stream.content.readany(), 10)
+    assert b"event: board" in first
+    closing = asyncio.create_task(client.server.close())
+    await asyncio.wait_for(stream.content.read(), 10)  # the end of the stream, not a minute on
+    await asyncio.wait_for(closing, 10)
