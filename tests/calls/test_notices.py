@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
-import subprocess
-import sys
 from datetime import timedelta
 
 from sqlalchemy import func, select
@@ -13,6 +10,7 @@ from sqlalchemy import func, select
 from ivr.calls import notices
 from ivr.outbound import sms
 from models import Call, NoticeSubscription, SmsMessage
+from tests.cli_support import ivr
 from tests.fake_twilio import fake_twilio, outbound, outbound_settings, second_sessions  # noqa: F401
 from tests.twilio_client import Caller
 
@@ -123,21 +121,19 @@ async def test_closing_sends_one_sms_to_each_caller_who_asked_with_two_senders(
 
 
 def test_the_notice_command_posts_lists_and_closes(settings, tmp_path):
-    env = {**os.environ, "DATABASE_URL": settings.database_url, "IVR_INSECURE_DEV": "1",
-           "COMPANY_NAME": "阳光花园"}
+    env = {"IVR_INSECURE_DEV": "1", "COMPANY_NAME": "阳光花园"}
 
-    def ivr(*args):
-        return subprocess.run([sys.executable, "-m", "ivr.cli", "notice", *args], env=env,
-                              cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    def notice(*args):
+        return ivr("notice", *args, cwd=tmp_path, database_url=settings.database_url, env=env)
 
-    added = ivr("add", "--where", "阳光花园3栋、阳光花园4栋", "--text", "停水检修", "--until", "18:00")
+    added = notice("add", "--where", "阳光花园3栋、阳光花园4栋", "--text", "停水检修", "--until", "18:00")
     assert added.returncode == 0, added.stderr
     assert added.stdout.strip() == "notice 1 posted: 阳光花园3栋，阳光花园4栋 停水检修"
-    assert "阳光花园3栋，阳光花园4栋  停水检修  heard 0" in ivr("list").stdout
-    empty = ivr("add", "--where", "3栋", "--text", " ")
+    assert "阳光花园3栋，阳光花园4栋  停水检修  heard 0" in notice("list").stdout
+    empty = notice("add", "--where", "3栋", "--text", " ")
     assert empty.returncode == 1 and "say what happened" in empty.stderr
-    bad = ivr("add", "--where", "3栋", "--text", "停电", "--until", "tomorrow")
+    bad = notice("add", "--where", "3栋", "--text", "停电", "--until", "tomorrow")
     assert bad.returncode == 1 and "expected 'YYYY-MM-DD HH:MM' or 'HH:MM'" in bad.stderr
-    assert ivr("close", "1").stdout.strip() == "notice 1 closed; 0 SMS queued for the callers who asked"
-    assert "already closed" in ivr("close", "1").stdout
-    assert ivr("list").stdout.strip() == "no open notice"
+    assert notice("close", "1").stdout.strip() == "notice 1 closed; 0 SMS queued for the callers who asked"
+    assert "already closed" in notice("close", "1").stdout
+    assert notice("list").stdout.strip() == "no open notice"

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -13,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ivr.people.imports import RejectedFile, import_residents, import_staff
 from models import Resident, Staff
+from tests.cli_support import ivr
 
 
 def write(tmp_path: Path, name: str, text: str, bom: bool = False) -> Path:
@@ -94,32 +92,26 @@ async def test_a_file_that_is_not_utf8_is_rejected(tmp_path, sessions):
         await run_import(sessions, import_residents, bad)
 
 
-def ivr(*args, cwd, env_extra=None, stdin=None):
-    env = {**os.environ, **(env_extra or {})}
-    return subprocess.run([sys.executable, "-m", "ivr.cli", *args], cwd=cwd, env=env,
-                          capture_output=True, text=True, input=stdin, timeout=60)
-
-
 def test_the_cli_reports_one_line_and_exits_non_zero(tmp_path, database_url):
     env = {"DATABASE_URL": database_url}
-    missing = ivr("import", "staff", str(tmp_path / "nope.csv"), cwd=tmp_path, env_extra=env)
+    missing = ivr("import", "staff", str(tmp_path / "nope.csv"), cwd=tmp_path, env=env)
     assert missing.returncode != 0
     assert missing.stderr.strip().splitlines()[-1] == f"ivr: {tmp_path / 'nope.csv'}: file not found"
     bad = write(tmp_path, "bad.csv", "name,phone,address,arrears\n李阿姨,x,1栋101,1\n")
-    result = ivr("import", "residents", str(bad), cwd=tmp_path, env_extra=env)
+    result = ivr("import", "residents", str(bad), cwd=tmp_path, env=env)
     assert result.returncode == 1
     assert result.stderr.strip().splitlines()[-1].startswith(f"ivr: {bad}: row 2, column phone")
     good = write(tmp_path, "ok.csv", "name,phone,address,arrears\n李阿姨,13900000001,1栋101,1\n")
-    result = ivr("import", "residents", str(good), cwd=tmp_path, env_extra=env)
+    result = ivr("import", "residents", str(good), cwd=tmp_path, env=env)
     assert result.returncode == 0 and "imported 1 residents" in result.stdout
 
 
 def test_user_add_and_token_create(tmp_path, database_url):
     env = {"DATABASE_URL": database_url}
     added = ivr("user", "add", "主管", "--role", "supervisor", "--password-stdin", cwd=tmp_path,
-                env_extra=env, stdin="s3cret-pass\n")
+                env=env, stdin="s3cret-pass\n")
     assert added.returncode == 0, added.stderr
-    token = ivr("token", "create", "主管", cwd=tmp_path, env_extra=env)
+    token = ivr("token", "create", "主管", cwd=tmp_path, env=env)
     assert token.returncode == 0 and len(token.stdout.strip().splitlines()[-1]) >= 32
-    unknown = ivr("token", "create", "nobody", cwd=tmp_path, env_extra=env)
+    unknown = ivr("token", "create", "nobody", cwd=tmp_path, env=env)
     assert unknown.returncode == 1 and "unknown user 'nobody'" in unknown.stderr

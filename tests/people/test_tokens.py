@@ -6,9 +6,6 @@ the API answers through the real application with the frozen clock.
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from datetime import datetime, timedelta, timezone
 
 from sqlalchemy import select, text
@@ -16,13 +13,8 @@ from sqlalchemy import select, text
 from ivr.people.users import add_user, create_token
 from models import ApiToken
 from models.db import make_engine, upgrade
+from tests.cli_support import ivr
 from tests.conftest import PG_URL, _drop_pg_database, _fresh_pg_database
-
-
-def ivr(*args, cwd, database_url, stdin: str | None = None):
-    env = {**os.environ, "DATABASE_URL": database_url}
-    return subprocess.run([sys.executable, "-m", "ivr.cli", *args], cwd=cwd, env=env,
-                          input=stdin, capture_output=True, text=True, timeout=60)
 
 
 async def calls(client, token: str) -> int:

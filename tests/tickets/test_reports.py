@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import csv
 import io
-import os
-import subprocess
-import sys
 
 from openpyxl import load_workbook
 from sqlalchemy import select
 
 from ivr.tickets import escalation, followup, lifecycle, reports, scheduler, survey
 from models import OutboundJob, SmsMessage, Staff, Ticket
+from tests.cli_support import ivr
 from tests.conftest import local
 from tests.tickets.test_tickets import STAFF, SUPERVISOR, bearer, token, tuned  # noqa: F401
 
@@ -106,12 +104,6 @@ async def test_the_daily_count_goes_to_the_supervisor_once_a_day(sessions, setti
     async with sessions() as session, session.begin():
         await scheduler.run_once(session, settings=settings, now=local(2026, 11, 24, 17, 5))
     assert len(await daily_sms(sessions)) == 2
-
-
-def ivr(*args, cwd, database_url):
-    env = {**os.environ, "DATABASE_URL": database_url}
-    return subprocess.run([sys.executable, "-m", "ivr.cli", *args], cwd=cwd, env=env,
-                          capture_output=True, text=True, timeout=60)
 
 
 async def test_ivr_report_daily_prints_the_count(sessions, settings, seed, tmp_path):

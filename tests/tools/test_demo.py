@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from datetime import timedelta
 
 import pytest
@@ -16,6 +13,7 @@ from ivr.people.users import verify_password
 from ivr.tools import demo
 from models import Call, Leg, Resident, Staff, Ticket, User
 from models.ticket import STATUSES
+from tests.cli_support import ivr
 
 
 @pytest.fixture
@@ -82,24 +80,17 @@ async def test_demo_data_leaves_nothing_to_phone_or_escalate(filled, settings, c
     assert queued == 0 and outbound > 0
 
 
-def run_ivr(args: list[str], database_url: str, cwd) -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("TWILIO_", "IVR_"))}
-    env["DATABASE_URL"] = database_url
-    return subprocess.run([sys.executable, "-m", "ivr.cli", *args], capture_output=True,
-                          text=True, cwd=cwd, env=env, timeout=300)
-
-
 def test_the_command_fills_once_and_then_refuses(database_url, tmp_path):
-    first = run_ivr(["demo", "--residents", "120"], database_url, tmp_path)
+    first = ivr("demo", "--residents", "120", cwd=tmp_path, database_url=database_url)
     assert first.returncode == 0, first.stderr
     assert "user demo  password demo-" in first.stdout
 
-    again = run_ivr(["demo"], database_url, tmp_path)
+    again = ivr("demo", cwd=tmp_path, database_url=database_url)
     assert again.returncode == 1
     assert again.stderr.count("\n") == 1
     assert "already has" in again.stderr and "calls" in again.stderr
 
-    quiet = run_ivr(["demo", "--if-empty"], database_url, tmp_path)
+    quiet = ivr("demo", "--if-empty", cwd=tmp_path, database_url=database_url)
     assert quiet.returncode == 0 and "skipped" in quiet.stdout
 
 
