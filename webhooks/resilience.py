@@ -16,6 +16,7 @@ from aiohttp import web
 from sqlalchemy.exc import DBAPIError, InterfaceError
 
 from ivr.people.roster import ROSTER, RosterCache
+from ivr.platform import periodic
 from ivr.platform.health import write_problem
 from ivr.platform.hotline import Hotline
 from ivr.platform.journal import DatabaseUnavailable, Entry, Journal
@@ -93,19 +94,6 @@ async def catch_up(app: web.Application) -> int:
     return replayed
 
 
-async def _loop(app: web.Application, *, at_once: bool) -> None:
-    """Catch up now if a journal waits (a dead process's), then every few seconds."""
-    while True:
-        if not at_once:
-            await asyncio.sleep(app[SETTINGS].journal_replay_seconds)
-        at_once = False
-        try:
-            await catch_up(app)
-        except Exception:
-            log.exception("journal replay pass failed")
-        await app[REPLAY_PASSES].finished()
-
-
 async def journal_and_roster(app: web.Application):
     settings = app[SETTINGS]
     directory = Path(settings.journal_dir)
@@ -124,13 +112,12 @@ async def journal_and_roster(app: web.Application):
     backlog = await asyncio.to_thread(app[JOURNAL].pending)
     if backlog:
         log.warning("%d journaled webhooks wait: replaying them in the background", backlog)
-    task = asyncio.create_task(_loop(app, at_once=backlog > 0))
-    yield
-    task.cancel()
-    try:
-        await task
-    except asyncio.CancelledError:
-        pass
+    # A dead process's journal is caught up at once, else after the first interval.
+    replay = periodic.every(settings.journal_replay_seconds, lambda: catch_up(app),
+                            what="journal replay pass", log=log, at_once=backlog > 0,
+                            passes=app[REPLAY_PASSES])
+    async with periodic.running(replay, name="journal-replay"):
+        yield
     try:
         await catch_up(app)
     finally:

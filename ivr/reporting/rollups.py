@@ -17,7 +17,6 @@ open (history before this table) are exposed to that, for a moment.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
@@ -28,6 +27,7 @@ from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from ivr.platform import periodic
 from ivr.platform.config import Settings
 from ivr.platform.resources import CLOCK, READER, SETTINGS, WRITER
 from ivr.reporting import sums as counted
@@ -379,26 +379,17 @@ async def background(app: web.Application):
     today's row claimed, every `IVR_ESCALATION_INTERVAL_SECONDS`."""
     settings = app[SETTINGS]
     interval = settings.escalation_interval_seconds
+    if interval <= 0:
+        yield
+        return
 
-    async def loop() -> None:
-        while True:
-            try:
-                async with app[READER]() as session:
-                    filled = await fill_closed(app[WRITER], session, settings=settings,
-                                               now=app[CLOCK]())
-                if filled:
-                    log.info("statistics rolled up for %s", ", ".join(map(str, filled)))
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("statistics rollup failed; next try in %ss", interval)
-            await asyncio.sleep(interval)
+    async def one_pass() -> None:
+        async with app[READER]() as session:
+            filled = await fill_closed(app[WRITER], session, settings=settings, now=app[CLOCK]())
+        if filled:
+            log.info("statistics rolled up for %s", ", ".join(map(str, filled)))
 
-    task = asyncio.create_task(loop(), name="stats-rollups") if interval > 0 else None
-    yield
-    if task is not None:
-        task.cancel()
-        try:
-            await task
-        except asyncio.CancelledError:
-            pass
+    async with periodic.running(periodic.every(interval, one_pass, what="statistics rollup",
+                                                log=log),
+                                name="stats-rollups"):
+        yield

@@ -8,7 +8,6 @@ transaction is exclusive.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from datetime import datetime
 
@@ -16,6 +15,7 @@ from aiohttp import web
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from ivr.platform import periodic
 from ivr.platform.config import Settings
 from ivr.platform.passes import Passes
 from ivr.tickets import escalation, followup, reports
@@ -46,31 +46,18 @@ async def background(app: web.Application):
 
     settings = app[SETTINGS]
     interval = settings.escalation_interval_seconds
-    passes = Passes()
+    if interval <= 0:
+        yield
+        return
 
-    async def loop() -> None:
-        while True:
-            try:
-                async with app[SESSIONS]() as session, session.begin():
-                    done = await run_once(session, settings=settings, now=app[CLOCK]())
-                if done["escalated"] or done["follow_ups_unreached"] or done["daily_count_sms"]:
-                    log.info("scheduler: %s", done)
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("scheduler pass failed; next pass in %ss", interval)
-            await passes.finished()
-            await asyncio.sleep(interval)
+    async def one_pass() -> None:
+        async with app[SESSIONS]() as session, session.begin():
+            done = await run_once(session, settings=settings, now=app[CLOCK]())
+        if done["escalated"] or done["follow_ups_unreached"] or done["daily_count_sms"]:
+            log.info("scheduler: %s", done)
 
-    task = None
-    if interval > 0:
-        app[SCHEDULER_PASSES] = passes
-        task = asyncio.create_task(loop(), name="ticket-scheduler")
-    yield
-    if task is not None:
-        task.cancel()
-        try:
-            await task
-        except asyncio.CancelledError:
-            pass
-
+    passes = app[SCHEDULER_PASSES] = Passes()
+    async with periodic.running(periodic.every(interval, one_pass, what="scheduler pass",
+                                                log=log, passes=passes),
+                                name="ticket-scheduler"):
+        yield
