@@ -163,9 +163,8 @@ async def compute_day(session: AsyncSession, *, limit: int, start: datetime,
     one query, not eight."""
     if not await counted.any_rows(session, start=start, end=end):
         return DayFigures(CallSums(), [], **({"menu": {}, "hours": {}, "rings": {}} if charts else {}))
-    calls = CallSums()
-    calls.add_counts(await counted.call_counts(session, start=start, end=end))
-    calls.add_speed(await counted.speed_parts(session, start=start, end=end))
+    calls = await counted.call_counts(session, start=start, end=end)
+    calls.add(await counted.speed_parts(session, start=start, end=end))
     figures = DayFigures(calls, await counted.staff_legs(session, limit=limit, start=start,
                                                          end=end))
     if charts:

@@ -128,9 +128,7 @@ def speed_figures(sums: counted.CallSums) -> dict:
 
 async def speed_of_answer(session: AsyncSession, *, start: datetime, end: datetime) -> dict:
     """The speed of answer's figures of the calls started in [start, end), from the rows."""
-    figures = counted.CallSums()
-    figures.add_speed(await counted.speed_parts(session, start=start, end=end))
-    return speed_figures(figures)
+    return speed_figures(await counted.speed_parts(session, start=start, end=end))
 
 
 async def queue_figures(session: AsyncSession, *, start: datetime, end: datetime) -> dict:

@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 from datetime import datetime, timezone
 
-from sqlalchemy import case, func, or_, select
+from sqlalchemy import Float, case, func, or_, select, type_coerce
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from models import Call, Leg, db
@@ -33,17 +33,12 @@ class CallSums:
         for f in fields(self):
             setattr(self, f.name, getattr(self, f.name) + (getattr(other, f.name) or 0))
 
-    def add_counts(self, counts: tuple) -> None:
-        self.inbound_calls += counts[0]
-        self.outbound_calls += counts[1]
-        self.abandoned_calls += counts[2]
-
-    def add_speed(self, parts: tuple) -> None:
-        self.calls_offered_to_person += parts[0]
-        self.calls_answered_by_person += parts[1]
-        self.answered_within_20s += parts[2]
-        self.waits_timed += parts[3]
-        self.wait_seconds += parts[4]
+    @classmethod
+    def of(cls, row) -> CallSums:
+        """From a query's row whose columns are labelled with these fields' names: a
+        figure cannot land in another's field (an unknown label is a TypeError); the
+        fields left out and the NULL sums of no rows stay 0."""
+        return cls(**{name: value for name, value in row._mapping.items() if value is not None})
 
 
 @dataclass
@@ -96,22 +91,21 @@ async def staff_legs(session: AsyncSession, *, limit: int, start: datetime,
     )).all()]
 
 
-async def call_counts(session: AsyncSession, *, start: datetime, end: datetime) -> tuple:
-    """Inbound, outbound and abandoned calls started in [start, end); inbound callers
-    who spoke at the menu, and those understood."""
-    row = (await session.execute(
+async def call_counts(session: AsyncSession, *, start: datetime, end: datetime) -> CallSums:
+    """Inbound, outbound and abandoned calls started in [start, end)."""
+    return CallSums.of((await session.execute(
         select(
             # A staff member's 签入/签出 call (ivr/calls/staff_line.py) is no resident's call.
             func.count().filter(Call.direction == "inbound",
-                                func.coalesce(Call.outcome, "") != "staff"),
-            func.count().filter(Call.direction == "outbound"),
-            func.count().filter(Call.outcome == "abandoned"),
+                                func.coalesce(Call.outcome, "") != "staff")
+            .label("inbound_calls"),
+            func.count().filter(Call.direction == "outbound").label("outbound_calls"),
+            func.count().filter(Call.outcome == "abandoned").label("abandoned_calls"),
         ).where(Call.started_at >= start, Call.started_at < end)
-    )).one()
-    return tuple(n or 0 for n in row)
+    )).one())
 
 
-async def speed_parts(session: AsyncSession, *, start: datetime, end: datetime) -> tuple:
+async def speed_parts(session: AsyncSession, *, start: datetime, end: datetime) -> CallSums:
     """接听速度: for an inbound call a person took, the accepted leg's `answered` timestamp
     (Twilio's) minus the moment the caller began to wait for a person: the first leg's
     `ringing` (`initiated` without one), or joining the line if that came first. So a
@@ -136,14 +130,16 @@ async def speed_parts(session: AsyncSession, *, start: datetime, end: datetime) 
     waiting_from = case((queued.is_not(None) & (ring.is_(None) | (queued < ring)), queued),
                         else_=ring)
     wait = seconds_between(session, waiting_from, per_call.c.answered)
-    row = (await session.execute(
-        select(func.count(),
-               func.count(per_call.c.answered),
+    return CallSums.of((await session.execute(
+        select(func.count().label("calls_offered_to_person"),
+               func.count(per_call.c.answered).label("calls_answered_by_person"),
                # Timestamps are whole seconds; the margin only absorbs julianday's float error.
-               func.sum(case((wait <= ANSWER_SECONDS_TARGET + 0.01, 1), else_=0)),
-               func.count(wait), func.sum(wait))
-    )).one()
-    return (row[0] or 0, row[1] or 0, row[2] or 0, row[3] or 0, float(row[4] or 0))
+               func.sum(case((wait <= ANSWER_SECONDS_TARGET + 0.01, 1), else_=0))
+               .label("answered_within_20s"),
+               func.count(wait).label("waits_timed"),
+               # A float, not PostgreSQL's numeric (a Decimal): type_coerce adds no SQL.
+               type_coerce(func.sum(wait), Float).label("wait_seconds"))
+    )).one())
 
 
 HISTOGRAM_MAX = 30  # seconds; longer rings fall in the last bar
