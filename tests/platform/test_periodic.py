@@ -29,18 +29,6 @@ async def test_a_failed_pass_is_logged_and_the_next_one_runs(caplog):
     assert [r.getMessage() for r in caplog.records] == ["test pass failed; next pass in 0.01s"]
 
 
-async def test_without_at_once_the_first_pass_waits_for_the_interval():
-    done: list[str] = []
-
-    async def work() -> None:
-        done.append("pass")
-
-    async with running(every(60, work, what="test pass", log=log, at_once=False),
-                       name="test-pass"):
-        await asyncio.sleep(0.05)
-    assert done == []
-
-
 async def test_the_task_is_gone_after_the_block():
     async def work() -> None:
         pass
