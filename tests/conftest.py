@@ -84,19 +84,31 @@ def migrated(tmp_path_factory):
         yield path
 
 
-@pytest.fixture
-async def database_url(tmp_path: Path, migrated):
+async def copy_of(template, directory: Path) -> str:
+    """A database of its own, copied from `template` (a SQLite file, or the name of a
+    PostgreSQL template database); `_drop_pg_database` ends a PostgreSQL one."""
     if PG_URL:
-        url = await _fresh_pg_database(template=migrated)
-        yield url
-        await _drop_pg_database(url)
-    else:
-        shutil.copyfile(migrated, tmp_path / "ivr.db")
-        yield f"sqlite+aiosqlite:///{tmp_path / 'ivr.db'}"
+        return await _fresh_pg_database(template=template)
+    shutil.copyfile(template, directory / "ivr.db")
+    return f"sqlite+aiosqlite:///{directory / 'ivr.db'}"
 
 
 @pytest.fixture
-def settings(database_url: str, tmp_path: Path) -> Settings:
+def database_template(migrated):
+    """What each test's database is copied from: the migrated empty one, unless a module
+    overrides this fixture with one filled for all its tests."""
+    return migrated
+
+
+@pytest.fixture
+async def database_url(tmp_path: Path, database_template):
+    url = await copy_of(database_template, tmp_path)
+    yield url
+    if PG_URL:
+        await _drop_pg_database(url)
+
+
+def settings_for(database_url: str, journal_dir: Path) -> Settings:
     return Settings(
         DATABASE_URL=database_url,
         TWILIO_ACCOUNT_SID="AC" + "0" * 32,
@@ -105,14 +117,22 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
         HOTLINE_NUMBER=HOTLINE,
         COMPANY_NAME="阳光花园",
         IVR_TIMEZONE="Asia/Shanghai",
-        IVR_JOURNAL_DIR=str(tmp_path / "journal"),
+        IVR_JOURNAL_DIR=str(journal_dir),
         _env_file=None,
     )
 
 
 @pytest.fixture
+def settings(database_url: str, tmp_path: Path) -> Settings:
+    return settings_for(database_url, tmp_path / "journal")
+
+
+NOW = local(2026, 11, 23, 10, 0, 0)  # where the test clock starts
+
+
+@pytest.fixture
 def clock() -> FrozenClock:
-    return FrozenClock(local(2026, 11, 23, 10, 0, 0))
+    return FrozenClock(NOW)
 
 
 @pytest.fixture
