@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from ivr.outbound import jobs
-from models import OutboundJob
+from models import Attempt, Call, OutboundJob
 from tests.fake_twilio import fake_twilio, outbound, outbound_settings  # noqa: F401
 from tests.outbound.test_dialer import LI, WANG, all_jobs, attempts, start_campaign
 
@@ -94,3 +94,37 @@ async def test_lost_calls_are_all_settled_when_one_lookup_fails(outbound, seed):
     first, second = await attempts(outbound)
     assert first.state == "placed"
     assert second.state == "done" and second.result == "no-answer"
+
+
+async def test_a_call_found_after_a_crash_is_shown_as_twilio_has_it(outbound, seed):  # noqa: F811
+    """The dialer died between Twilio creating the call and writing its SID. The call found
+    in Twilio's list is adopted with the status Twilio reports (the resident is talking),
+    not a made-up "queued": the wallboard shows what is really happening."""
+    await seed.residents([LI])
+    await start_campaign(outbound)
+    await outbound.dialer().claim_batch(now=outbound.clock())  # intent written, then the crash
+    outbound.fake.live_call("CA" + "5" * 32, to="+8613900000001",
+                            from_=outbound.settings.hotline_number)
+    outbound.clock.advance(10 * 60)
+    await outbound.dialer().reconcile(now=outbound.clock())
+    [attempt] = await attempts(outbound)
+    assert attempt.call_sid == "CA" + "5" * 32 and attempt.state == "placed"
+    async with outbound.sessions() as session:
+        call = await session.scalar(select(Call).where(Call.sid == attempt.call_sid))
+    assert call.status == "in-progress"
+    assert outbound.fake.creates() == []  # adopted, never placed a second time
+
+
+async def test_an_attempt_another_dialer_voided_is_not_revived(outbound):  # noqa: F811
+    """After an ambiguous failure the dialer marks its attempt "unknown" only while it is
+    still undecided: one another dialer's recovery already voided (and queued again for
+    someone to place) stays void, or the resident would be called twice."""
+    await queue_escalation(outbound)
+    dialer = outbound.dialer()
+    [claimed] = await dialer.claim_batch(now=outbound.clock())
+    async with outbound.sessions() as session, session.begin():
+        await session.execute(update(Attempt).where(Attempt.id == claimed.attempt_id)
+                              .values(state="void"))
+    await dialer.mark(claimed, state="unknown", error="HTTP 500 after the create")
+    [attempt] = await attempts(outbound)
+    assert attempt.state == "void" and attempt.error != "HTTP 500 after the create"
