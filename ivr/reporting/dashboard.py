@@ -113,7 +113,6 @@ def misses(name: str, value: float | int | None) -> bool:
 
 
 # The speed-of-answer figures are `/api/stats`'s own (`stats.speed_of_answer`).
-seconds_between = stats.seconds_between
 speed_of_answer = stats.speed_of_answer
 
 

@@ -12,7 +12,7 @@ from ivr.platform.config import Settings
 from ivr.reporting import rollups, staff_time
 from ivr.reporting import sums as counted
 from ivr.tickets import followup
-from models import Call, Leg, Staff, Ticket, db
+from models import Call, Leg, Staff, Ticket
 
 ANSWER_SECONDS_TARGET = counted.ANSWER_SECONDS_TARGET
 
@@ -105,11 +105,6 @@ async def headline(session: AsyncSession, *, settings: Settings, start: datetime
     return {"three_ring_rate": rate(within or 0, offered), "abandoned_calls": abandoned,
             **await speed_of_answer(session, start=start, end=end),
             **await queue_figures(session, start=start, end=end)}
-
-
-def seconds_between(session: AsyncSession, earlier, later):
-    """`later - earlier` in seconds, in the database's own dialect."""
-    return db.seconds_between(session.bind.dialect.name, earlier, later)
 
 
 def speed_figures(sums: counted.CallSums) -> dict:
