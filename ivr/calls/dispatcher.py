@@ -56,7 +56,7 @@ async def withdraw(writer: Writer, *, offer: queue.Offer, clock: Clock, call_end
 
 
 async def redirect(client: Client, writer: Writer, *, settings: Settings, clock: Clock,
-                   offer: queue.Offer) -> bool:
+                   offer: queue.Offer) -> None:
     """Send the caller to the person; on a refusal put them back in line (or, if their
     call has ended, cancel the leg). A timeout or 5xx may have redirected them: then the
     caller's own wait loop takes the offer up if no redirect came."""
@@ -64,16 +64,14 @@ async def redirect(client: Client, writer: Writer, *, settings: Settings, clock:
     try:
         await twilio_rest.with_timeout(
             client.calls(offer.call_sid).update_async(url=url, method="POST"), settings)
-        return True
     except Exception as exc:  # noqa: BLE001 - every failure is classified below
         log.warning("queue: redirect of call %s failed: %s", offer.call_sid,
                     twilio_rest.describe(exc))
         if twilio_rest.classify(exc) == "ambiguous":
-            return False
+            return
         ended = isinstance(exc, TwilioRestException) and (
             exc.status == 404 or exc.code == CALL_NOT_IN_PROGRESS)
         await withdraw(writer, offer=offer, clock=clock, call_ended=ended)
-        return False
 
 
 async def run_once(*, writer: Writer, reader: async_sessionmaker[AsyncSession], client: Client,

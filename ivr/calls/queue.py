@@ -118,14 +118,11 @@ async def waiting_calls(session: AsyncSession) -> list[Call]:
 async def tried_staff(session: AsyncSession, call_ids: Collection[int]) -> dict[int, set[int]]:
     """Who has been rung for each call already (not rung again for it from the line).
     An offer withdrawn before it was dialled (`withdraw`: Twilio refused the redirect)
-    never rang: that person is still theirs to take, or the caller would lose their turn."""
+    leaves no leg: that person is still theirs to take, or the caller would lose their turn."""
     tried: dict[int, set[int]] = {call_id: set() for call_id in call_ids}
     if call_ids:
-        may_have_rung = or_(Leg.dial_status.is_(None), Leg.dial_status != "canceled",
-                            Leg.initiated_at.is_not(None), Leg.ringing_at.is_not(None),
-                            Leg.answered_at.is_not(None))
         rows = await session.execute(select(Leg.call_id, Leg.staff_id)
-                                     .where(Leg.call_id.in_(list(call_ids)), may_have_rung))
+                                     .where(Leg.call_id.in_(list(call_ids))))
         for call_id, staff_id in rows:
             if staff_id is not None:
                 tried[call_id].add(staff_id)
