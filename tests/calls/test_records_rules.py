@@ -42,3 +42,21 @@ async def test_a_late_progress_callback_does_not_reopen_an_ended_call(caller, se
     await status(caller, "initiated", 0)  # the first callback, delivered last
     call = await the_call(sessions, caller)
     assert (call.status, call.ended_at) == ("completed", AT)
+
+
+async def test_callbacks_in_order_each_move_the_status_on(caller, sessions):
+    await caller.dial_in()
+    await status(caller, "ringing", 1)
+    await status(caller, "in-progress", 2)
+    assert (await the_call(sessions, caller)).status == "in-progress"
+
+
+async def test_callbacks_without_a_sequence_number_are_applied_as_they_come(caller, sessions):
+    """SequenceNumber orders callbacks when a callback carries it; callbacks without one
+    are applied in the order they come, each moving the status on."""
+    await caller.dial_in()
+    for state in ("ringing", "in-progress"):
+        form = progress_params(caller.params(), status=state, at=AT, sequence=0)
+        del form["SequenceNumber"]
+        assert (await caller.twilio.post("/twilio/status", form)).status == 200
+        assert (await the_call(sessions, caller)).status == state
