@@ -360,3 +360,19 @@ async def test_an_answering_machine_after_the_household_paid_is_not_told_of_arre
     await call.end("completed", outbound.clock(), duration=10)
     data = await campaigns_report(outbound, campaign_id)
     assert data["paid_meanwhile"] == 1 and data["message_left"] == 0
+
+
+async def test_with_everyone_tried_the_callback_goes_round_again(outbound, seed):
+    """One person on duty, their phone went to voicemail: the callback is not dropped for
+    want of someone untried; it rings them again when it is due."""
+    await seed.residents([LI])
+    await seed.staff(STAFF[:1])
+    await inbound_message_at(outbound, local(2026, 11, 24, 9, 0))
+    dialer = outbound.dialer()
+    await dialer.run_once()
+    [first] = outbound.calls()
+    await first.answer(outbound.clock(), answered_by="machine_start")
+    await first.end("completed", outbound.clock(), duration=3)
+    outbound.clock.advance(jobs.STAFF_RETRY_MINUTES * 60)
+    await dialer.run_once()
+    assert [c.call["to"] for c in outbound.calls()] == ["+8613800000001"] * 2
