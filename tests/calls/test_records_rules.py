@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from sqlalchemy import select
 
 from models import Call
 from tests.conftest import local
-from tests.twilio_client import progress_params
+from tests.twilio_client import progress_params, rfc2822
 
 AT = local(2026, 11, 23, 10, 0, 30)
 
@@ -60,3 +62,18 @@ async def test_callbacks_without_a_sequence_number_are_applied_as_they_come(call
         del form["SequenceNumber"]
         assert (await caller.twilio.post("/twilio/status", form)).status == 200
         assert (await the_call(sessions, caller)).status == state
+
+
+async def test_an_ended_call_keeps_its_end_whatever_comes_after(caller, sessions):
+    """Ended by a callback without a SequenceNumber, the call is not moved back to
+    "ringing" by a progress callback delivered late, nor its end moved by another end."""
+    await caller.dial_in()
+    end = progress_params(caller.params(), status="completed", at=AT, sequence=0,
+                          CallDuration=30)
+    del end["SequenceNumber"]
+    assert (await caller.twilio.post("/twilio/status", end)).status == 200
+    await status(caller, "ringing", 0)
+    later = {**end, "CallStatus": "no-answer", "Timestamp": rfc2822(AT + timedelta(minutes=5))}
+    assert (await caller.twilio.post("/twilio/status", later)).status == 200
+    call = await the_call(sessions, caller)
+    assert (call.status, call.ended_at, call.duration_seconds) == ("completed", AT, 30)

@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from ivr.tickets import followup, lifecycle, survey
+from ivr.tickets import followup, lifecycle, reports, survey
 from ivr.tickets.labels import ACTION_LABELS
 from models import OutboundJob, Resident, Ticket
 from tests.tickets.test_followup import resolve, resolved_complaint
@@ -100,3 +100,17 @@ async def test_a_follow_up_past_48_hours_is_handed_over_by_the_system(sessions, 
     async with sessions() as session:
         steps = await history(session, ticket_id)
     assert steps[-1] == ("scheduler", "follow_up_unreached")  # shown as 系统（超时升级）
+
+
+async def test_the_daily_count_lists_manual_follow_ups_the_longest_due_first(sessions, settings):
+    """待人工回访 in the daily count: the follow-up that has waited longest comes first,
+    whatever order the tickets were opened in."""
+    first, second = (await new_ticket(sessions, settings), await new_ticket(sessions, settings))
+    async with sessions() as session, session.begin():
+        for ticket_id, due in ((first, T0 + timedelta(hours=30)), (second, T0 + timedelta(hours=5))):
+            ticket = await session.get(Ticket, ticket_id)
+            ticket.follow_up_status, ticket.follow_up_due_at = "manual", due
+    async with sessions() as session:
+        daily = await reports.daily(session, settings=settings, at=T0 + timedelta(days=2))
+        numbers = [(await session.get(Ticket, i)).number for i in (second, first)]
+    assert [t["number"] for t in daily["manual_follow_ups"]] == numbers
