@@ -54,6 +54,7 @@ async def test_an_emergency_in_words_goes_straight_to_the_emergency_route(caller
     dial, number = caller.dial()
     assert number.text == "+8613800010002"
     assert "一般维修请按2" not in twiml.spoken  # never a second question
+    assert "紧急维修，我们立即为您转接工作人员" in twiml.spoken  # told it is taken as urgent
     assert (await the_call(sessions, caller)).menu_choice == "emergency"
 
 
@@ -82,6 +83,7 @@ async def test_the_repair_question_hears_words_too(caller, seed, sessions, clock
     await caller.dial_in()
     twiml = await caller.say("马桶堵了")
     assert "紧急维修请按1" in twiml.spoken and twiml.find("Dial") is None
-    await caller.say("不对，是水管爆了")
+    twiml = await caller.say("不对，是水管爆了")
+    assert "紧急维修，我们立即为您转接工作人员" in twiml.spoken
     assert caller.dial()[1].text == "+8613800010002"
     assert (await the_call(sessions, caller)).menu_choice == "emergency"
