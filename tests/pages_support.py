@@ -153,6 +153,20 @@ def hotline_process(settings, tmp_path) -> ServerProcess:
     return hotline
 
 
+async def signed_in_client(aiohttp_client, settings, clock, *, name: str, password: str):
+    """A plain-HTTP test client of a fresh app, signed in as `name` (no browser)."""
+    from ivr.app import create_app
+
+    # The session cookie is Secure behind https; the test client speaks plain http.
+    plain = settings.model_copy(update={"public_base_url": "http://hotline.example.com"})
+    client = await aiohttp_client(create_app(plain, clock=clock))
+    resp = await client.post("/login", data={"username": name, "password": password},
+                             headers={"Origin": str(client.make_url("/")).rstrip("/")},
+                             allow_redirects=False)
+    assert resp.status == 302
+    return client
+
+
 async def signed_in_at(browser, base: str, name: str, password: str, next_path: str):
     """A new browser context signed in through the login form, on `next_path`."""
     context = await browser.new_context()

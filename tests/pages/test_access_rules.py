@@ -6,19 +6,15 @@ from urllib.parse import unquote
 
 from ivr.app import create_app
 from ivr.people.users import add_user
+from tests.pages_support import signed_in_client
 
 
 async def test_staff_opening_the_admin_page_are_told_in_chinese_they_may_not(
         aiohttp_client, sessions, settings, clock):
     async with sessions() as session, session.begin():
         await add_user(session, name="客服", role="staff", password="pw-12345678", now=clock())
-    # The session cookie is Secure behind https; the test client speaks plain http.
-    plain = settings.model_copy(update={"public_base_url": "http://hotline.example.com"})
-    client = await aiohttp_client(create_app(plain, clock=clock))
-    resp = await client.post("/login", data={"username": "客服", "password": "pw-12345678"},
-                             headers={"Origin": str(client.make_url("/")).rstrip("/")},
-                             allow_redirects=False)
-    assert resp.status in (302, 303)
+    client = await signed_in_client(aiohttp_client, settings, clock, name="客服",
+                                    password="pw-12345678")
     resp = await client.get("/admin")
     assert resp.status == 403
     page = await resp.text()
@@ -44,23 +40,18 @@ async def test_a_form_sent_after_the_sign_in_expired_is_told_in_chinese_to_sign_
     assert 'href="/login"' in await resp.text()
 
 
-async def signed_in_client(aiohttp_client, sessions, settings, clock, *, role="supervisor"):
+async def a_user_signed_in(aiohttp_client, sessions, settings, clock, *, role="supervisor"):
     async with sessions() as session, session.begin():
         await add_user(session, name="值班主管", role=role, password="pw-12345678", now=clock())
-    plain = settings.model_copy(update={"public_base_url": "http://hotline.example.com"})
-    client = await aiohttp_client(create_app(plain, clock=clock))
-    resp = await client.post("/login", data={"username": "值班主管", "password": "pw-12345678"},
-                             headers={"Origin": str(client.make_url("/")).rstrip("/")},
-                             allow_redirects=False)
-    assert resp.status in (302, 303)
-    return client
+    return await signed_in_client(aiohttp_client, settings, clock, name="值班主管",
+                                  password="pw-12345678")
 
 
 async def test_a_supervisor_using_the_pages_minutes_apart_stays_signed_in_until_the_session_ends(
         aiohttp_client, sessions, settings, clock):
     """Each visit after a few minutes refreshes the session's last use on the way: the
     page still opens; the session ends `IVR_SESSION_HOURS` after signing in."""
-    client = await signed_in_client(aiohttp_client, sessions, settings, clock)
+    client = await a_user_signed_in(aiohttp_client, sessions, settings, clock)
     for _ in range(3):
         resp = await client.get("/desk", allow_redirects=False)
         assert resp.status == 200
@@ -82,14 +73,14 @@ async def test_a_browser_with_an_unknown_session_cookie_is_sent_to_sign_in(
 
 
 async def test_a_head_request_needs_no_csrf_token(aiohttp_client, sessions, settings, clock):
-    client = await signed_in_client(aiohttp_client, sessions, settings, clock)
+    client = await a_user_signed_in(aiohttp_client, sessions, settings, clock)
     resp = await client.head("/desk", allow_redirects=False)
     assert resp.status == 200
 
 
 async def test_a_form_without_the_csrf_token_is_refused_in_chinese_and_changes_nothing(
         aiohttp_client, sessions, settings, clock):
-    client = await signed_in_client(aiohttp_client, sessions, settings, clock)
+    client = await a_user_signed_in(aiohttp_client, sessions, settings, clock)
     for headers in ({}, {"X-CSRF-Token": "forged"}):
         resp = await client.post("/logout", data={"csrf": ""}, headers=headers,
                                  allow_redirects=False)

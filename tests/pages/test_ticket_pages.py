@@ -16,7 +16,7 @@ from ivr.people.users import add_user
 from ivr.tickets import escalation, lifecycle
 from models import Resident, Staff, Ticket
 from tests.pages.test_pages import logged_in, url
-from tests.pages_support import SHANGHAI, at, seed_month
+from tests.pages_support import SHANGHAI, at, seed_month, signed_in_client
 
 OCTOBER_20 = datetime(2026, 10, 20, 9, 0, tzinfo=SHANGHAI)
 
@@ -282,12 +282,8 @@ async def test_what_is_typed_into_the_list_url_is_checked(aiohttp_client, settin
                                                            sessions):
     """Unknown keys and numbers out of range are a 400 naming the field, never a 500."""
     await seed_month(sessions, settings)
-    plain = settings.model_copy(update={"public_base_url": "http://hotline.example.com"})
-    client = await aiohttp_client(create_app(plain, clock=clock))
-    resp = await client.post("/login", data={"username": "主管", "password": "supervisor-pass"},
-                             headers={"Origin": str(client.make_url("/")).rstrip("/")},
-                             allow_redirects=False)
-    assert resp.status == 302
+    client = await signed_in_client(aiohttp_client, settings, clock, name="主管",
+                                    password="supervisor-pass")
     for query, status in TYPED:
         resp = await client.get(f"/tickets?{query}", allow_redirects=False)
         assert resp.status == status, (query, await resp.text())

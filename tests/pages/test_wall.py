@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from models import Call
 from tests.pages.test_pages import logged_in, site, url  # noqa: F401  (fixtures)
-from tests.pages_support import page_across_a_restart
+from tests.pages_support import page_across_a_restart, signed_in_client
 from tests.twilio_client import Caller
 
 
@@ -58,18 +58,12 @@ async def test_a_server_shutting_down_ends_the_open_wallboard_streams(aiohttp_cl
                                                                       sessions, clock):
     """aiohttp waits up to a minute for open handlers to finish: a restart must not wait that
     long on a wallboard left open. The stream ends, and the browser reconnects to the next."""
-    from ivr.app import create_app
     from ivr.people.users import add_user
 
     async with sessions() as session, session.begin():
         await add_user(session, name="主管", role="supervisor", password="supervisor-pass", now=clock())
-    # The session cookie is Secure behind https; the test client speaks plain http.
-    plain = settings.model_copy(update={"public_base_url": "http://hotline.example.com"})
-    client = await aiohttp_client(create_app(plain, clock=clock))
-    resp = await client.post("/login", data={"username": "主管", "password": "supervisor-pass"},
-                             headers={"Origin": str(client.make_url("/")).rstrip("/")},
-                             allow_redirects=False)
-    assert resp.status == 302
+    client = await signed_in_client(aiohttp_client, settings, clock, name="主管",
+                                    password="supervisor-pass")
     stream = await client.get("/wall/events")
     assert stream.status == 200
     first = await asyncio.wait_for(stream.content.readany(), 10)

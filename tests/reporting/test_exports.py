@@ -14,10 +14,10 @@ import io
 import pytest
 from openpyxl import load_workbook
 
-from ivr.app import create_app
 from ivr.people.users import add_user
 from ivr.tickets import lifecycle
 from tests.conftest import local
+from tests.pages_support import signed_in_client
 from tests.twilio_client import Caller
 
 NAME = "=1+2"
@@ -62,14 +62,8 @@ async def hostile_day(twilio, seed, sessions, settings, clock):
 
 @pytest.fixture
 async def supervisor(aiohttp_client, settings, clock, hostile_day):
-    # The session cookie is Secure behind https; the test client speaks plain http.
-    plain = settings.model_copy(update={"public_base_url": "http://hotline.example.com"})
-    browser = await aiohttp_client(create_app(plain, clock=clock))
-    resp = await browser.post("/login", data={"username": "主管", "password": "pw-12345678"},
-                              headers={"Origin": str(browser.make_url("/")).rstrip("/")},
-                              allow_redirects=False)
-    assert resp.status == 302
-    return browser
+    return await signed_in_client(aiohttp_client, settings, clock, name="主管",
+                                  password="pw-12345678")
 
 
 async def download(browser, path: str) -> bytes:
