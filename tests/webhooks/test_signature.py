@@ -22,12 +22,14 @@ async def test_a_signed_request_is_answered(caller):
 async def test_unsigned_is_403_and_writes_nothing(client, caller, sessions):
     resp = await client.post("/twilio/voice", data=caller.params())
     assert resp.status == 403
+    assert await resp.text() == "missing X-Twilio-Signature"   # what Twilio's debugger shows
     assert await count_calls(sessions) == 0
 
 
 async def test_forged_signature_is_403(twilio, caller, sessions):
     twiml = await twilio.post("/twilio/voice", caller.params(), signature="bm90IGEgc2lnbmF0dXJl")
     assert twiml.status == 403
+    assert twiml.text == "invalid X-Twilio-Signature"
     assert await count_calls(sessions) == 0
 
 
