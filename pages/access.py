@@ -69,7 +69,6 @@ def page(*roles: str) -> Callable[[Handler], Handler]:
                 return refusal
             return await handler(request)
 
-        checked.roles = allowed  # type: ignore[attr-defined]
         return checked
 
     return wrap
