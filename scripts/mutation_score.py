@@ -8,13 +8,15 @@ killed, survived, timed out, had no test, or were not checked yet, and the score
 
     python scripts/mutation_score.py [--markdown]
     python scripts/mutation_score.py --sample 60 [--seed 1] [module ...]
+    python scripts/mutation_score.py --of-sample 60 --seed 1 [--markdown]
 
 `--sample N` prints, instead, those of N mutant names drawn at random from each module (or the
 modules named) not run yet, for `make mutation MUTANTS=...`: on two cores the whole set is a night's
 run, and a random sample's score, with its 95 % interval (Wilson), says how well a module
 is guarded. The interval holds only when the checked mutants are such a sample; a run
 interrupted part-way checks the fastest mutants first, so its interval is marked
-"not a sample".
+"not a sample". `--of-sample N --seed S` scores one seed's draw alone, redrawn on the
+mutants of today's code (a changed module's draw changes with its mutants).
 """
 
 from __future__ import annotations
@@ -88,23 +90,30 @@ def mutant_names(module: str, root: Path = ROOT) -> list[str]:
     return sorted(json.loads(meta.read_text("utf-8"))["exit_code_by_key"])
 
 
-def sample(chosen: list[str], size: int, seed: int, root: Path = ROOT) -> list[str]:
-    """`size` mutant names from each module, the same ones for the same seed."""
+def draw(chosen: list[str], size: int, seed: int, root: Path = ROOT) -> list[str]:
+    """`size` mutant names from each module, the same ones for the same seed and mutants."""
     picked = []
     for module in chosen:
         names = mutant_names(module, root)
         picked += random.Random(f"{seed}:{module}").sample(names, min(size, len(names)))
+    return picked
+
+
+def sample(chosen: list[str], size: int, seed: int, root: Path = ROOT) -> list[str]:
+    """`draw`, remembered in mutants/sampled.json."""
+    picked = draw(chosen, size, seed, root)
     drawn = root / "mutants" / SAMPLED
     earlier = set(json.loads(drawn.read_text("utf-8"))) if drawn.exists() else set()
     drawn.write_text(json.dumps(sorted(earlier | set(picked))), "utf-8")
     return picked
 
 
-def rows(root: Path = ROOT) -> list[tuple[str, dict[str, int] | None]]:
+def rows(root: Path = ROOT, only: set[str] | None = None) -> list[tuple[str, dict[str, int] | None]]:
     """Per module, the counts over all its mutants; or, when its run is partial and a
-    sample was drawn (`--sample`) and checked whole, over the sample (`sampled` = 1)."""
+    sample was drawn (`--sample`) and checked whole, over the sample (`sampled` = 1).
+    With `only` (one seed's draw), the counts over those mutants alone."""
     out = []
-    picked = drawn(root)
+    picked = only if only is not None else drawn(root)
     for module in modules(root):
         meta = root / "mutants" / (module + ".meta")
         if not meta.exists():
@@ -112,7 +121,10 @@ def rows(root: Path = ROOT) -> list[tuple[str, dict[str, int] | None]]:
             continue
         codes = json.loads(meta.read_text("utf-8"))["exit_code_by_key"]
         in_sample = {name: code for name, code in codes.items() if name in picked}
-        if None in codes.values() and in_sample and None not in in_sample.values():
+        if only is not None:
+            counts = {**tally(in_sample), "sampled": int(None not in in_sample.values()),
+                      "population": len(codes)}
+        elif None in codes.values() and in_sample and None not in in_sample.values():
             counts = {**tally(in_sample), "sampled": 1, "population": len(codes)}
         else:
             counts = {**tally(codes), "sampled": 0, "population": len(codes)}
@@ -158,6 +170,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sample", type=int, metavar="N",
                         help="print N random mutant names per module instead of the scores")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--of-sample", type=int, metavar="N",
+                        help="score only the N mutants per module that --seed draws")
     parser.add_argument("module", nargs="*", help="with --sample: the modules (default: all)")
     args = parser.parse_args(argv)
     if args.sample:
@@ -170,7 +184,8 @@ def main(argv: list[str] | None = None) -> int:
     else:
         print(f"{'module':28}" + "".join(f"{c:>10}" for c in columns) + f"  {'score'}")
     all_counts = {c: 0 for c in columns}
-    for module, counts in rows():
+    only = set(draw(modules(), args.of_sample, args.seed)) if args.of_sample else None
+    for module, counts in rows(only=only):
         if counts is None:
             line = ["not run"] + [""] * len(columns)
         else:
