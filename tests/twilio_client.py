@@ -56,7 +56,8 @@ class Caller:
     async def press(self, digits: str) -> TwiML:
         gather = self.last.find("Gather")
         assert gather is not None, f"no <Gather> in {self.last.text}"
-        self.last = await self.twilio.follow(gather.get("action"), self.params(Digits=digits))
+        self.last = await self.twilio.follow(gather.get("action"), self.params(Digits=digits),
+                                             method=gather.get("method", "POST"))
         return self.last
 
     async def say(self, words: str, confidence: str = "0.9162") -> TwiML:
@@ -65,7 +66,8 @@ class Caller:
         assert gather is not None, f"no <Gather> in {self.last.text}"
         assert "speech" in (gather.get("input") or ""), f"the <Gather> takes no speech: {self.last.text}"
         self.last = await self.twilio.follow(gather.get("action"),
-                                             self.params(SpeechResult=words, Confidence=confidence))
+                                             self.params(SpeechResult=words, Confidence=confidence),
+                                             method=gather.get("method", "POST"))
         return self.last
 
     async def hangup(self, *, at: datetime, duration: int) -> TwiML:
@@ -103,20 +105,24 @@ class StaffPhone:
 
     async def event(self, status: str, at: datetime, seq: int | None = None, **extra) -> TwiML:
         return await self.twilio.follow(self.number.get("statusCallback"),
-                                        self.event_params(status, at, seq, **extra))
+                                        self.event_params(status, at, seq, **extra),
+                                        method=self.number.get("statusCallbackMethod", "POST"))
 
     async def pick_up_and_screen(self, digits: str | None) -> TwiML:
-        screen = await self.twilio.follow(self.number.get("url"), self.params(CallStatus="in-progress"))
+        screen = await self.twilio.follow(self.number.get("url"), self.params(CallStatus="in-progress"),
+                                          method=self.number.get("method", "POST"))
         gather = screen.find("Gather")
         assert gather is not None, screen.text
         if digits is None:
             return screen
         return await self.twilio.follow(gather.get("action"),
-                                        self.params(CallStatus="in-progress", Digits=digits))
+                                        self.params(CallStatus="in-progress", Digits=digits),
+                                        method=gather.get("method", "POST"))
 
     async def dial_result(self, status: str, bridged: bool | None = None, **extra) -> TwiML:
         params = self.caller.params(DialCallStatus=status, DialCallSid=self.sid, **extra)
         if bridged is not None:
             params["DialBridged"] = "true" if bridged else "false"
-        self.caller.last = await self.twilio.follow(self.dial.get("action"), params)
+        self.caller.last = await self.twilio.follow(self.dial.get("action"), params,
+                                                    method=self.dial.get("method", "POST"))
         return self.caller.last

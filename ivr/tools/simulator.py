@@ -164,8 +164,13 @@ class Twilio:
         return parts.path + (f"?{parts.query}" if parts.query else "")
 
     async def follow(self, url: str, params: dict, *, method: str = "POST", **kw) -> TwiML:
+        """Fetch a TwiML URL with the verb's `method`: Twilio knows only GET and POST and
+        fails the call on anything else."""
         path = self.path_for(url)
-        if (method or "POST").upper() == "GET":
+        if method not in ("GET", "POST"):
+            raise SimulationError(f"TwiML asks Twilio to fetch {url} with method {method!r}: "
+                                  "Twilio takes only GET or POST")
+        if method == "GET":
             return await self.get(path, params)
         return await self.post(path, params, **kw)
 
