@@ -34,7 +34,7 @@ SMS_PURPOSE = "escalation"
 SCHEDULER = "scheduler"  # the history's "who" of an escalation for lateness
 
 
-async def is_urgent(session: AsyncSession, ticket: Ticket) -> bool:
+def is_urgent(ticket: Ticket) -> bool:
     """An emergency repair (taken by a person or left as a message): escalate by phone."""
     return ticket.category == "emergency"
 
@@ -69,7 +69,7 @@ async def escalate(session: AsyncSession, *, settings: Settings, ticket: Ticket,
     ticket.escalated_at = now
     ticket.due_at = now + timedelta(minutes=lifecycle.due_minutes(ticket.category, settings=settings))
     people = await contacts.at_level(session, settings=settings, level=level)
-    urgent = await is_urgent(session, ticket)
+    urgent = is_urgent(ticket)
     body = sms_body(ticket, settings=settings, level=level, reason=reason)
     for person in people:
         session.add(SmsMessage(to=person.phone, body=body, purpose=SMS_PURPOSE,

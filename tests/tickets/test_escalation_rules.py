@@ -100,6 +100,28 @@ async def test_a_level_past_three_is_three_and_a_level_is_never_lowered(sessions
     assert "主管副总经理(3) → 主管副总经理(3)" in steps[-1]
 
 
+async def test_a_writer_holding_an_older_copy_of_the_ticket_does_not_bring_its_level_down(
+        sessions, tuned_settings):
+    """A 不满意 answer read the ticket at level 1; the scheduler raised it to 3 before the
+    answer's step was written. The ticket stays at 3, and it is level 3 that is told."""
+    ticket_id = await new_ticket(sessions, tuned_settings, category="complaint")
+    async with sessions() as session:
+        read_earlier = await session.get(Ticket, ticket_id)
+        session.expunge(read_earlier)
+    assert await escalate_to(sessions, tuned_settings, ticket_id, level=3, at=T0) == [DEPUTY]
+
+    at = T0 + timedelta(hours=1)
+    async with sessions() as session, session.begin():
+        stale = await session.merge(read_earlier, load=False)
+        assert stale.escalation_level == 1
+        told = await escalation.escalate(session, settings=tuned_settings, ticket=stale, now=at,
+                                         level=2, actor="回访", reason="住户不满意")
+    assert [p.phone for p in told] == [DEPUTY]
+    ticket, steps = await ticket_and_steps(sessions, ticket_id)
+    assert ticket.escalation_level == 3
+    assert "主管副总经理(3)" in steps[-1] and "客服主管(2)" not in steps[-1]
+
+
 async def test_a_level_below_one_is_one(sessions, tuned_settings):
     ticket_id = await new_ticket(sessions, tuned_settings, category="complaint")
     await escalate_to(sessions, tuned_settings, ticket_id, level=0, at=T0)
