@@ -6,9 +6,10 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
+from ivr.tools.simulator import call_params
 from models import Call
 from tests.conftest import local
-from tests.twilio_client import progress_params, rfc2822
+from tests.twilio_client import HOTLINE, leg_params, new_sid, progress_params, rfc2822
 
 AT = local(2026, 11, 23, 10, 0, 30)
 
@@ -77,3 +78,34 @@ async def test_an_ended_call_keeps_its_end_whatever_comes_after(caller, sessions
     assert (await caller.twilio.post("/twilio/status", later)).status == 200
     call = await the_call(sessions, caller)
     assert (call.status, call.ended_at, call.duration_seconds) == ("completed", AT, 30)
+
+
+async def test_a_staff_phone_heard_from_before_its_call_makes_a_residents_call(caller, sessions):
+    """Replayed from the journal out of order, a staff phone's callback (addressed by call
+    and attempt, as the degraded path's URLs are) comes before any webhook of the call it
+    belongs to: Twilio names no direction for that call, and the call is the resident's
+    inbound call, counted in the day's answer figures, not an outbound one."""
+    phone = "+8613800000001"
+    leg = leg_params(sid=new_sid(), parent_sid=caller.sid, from_number=HOTLINE, to_number=phone)
+    resp = await caller.twilio.post(
+        f"/twilio/leg-status?call={caller.sid}&n=1&phone={phone.replace('+', '%2B')}",
+        progress_params(leg, status="ringing", at=AT, sequence=1))
+    assert resp.status == 200
+    assert (await caller.dial_in()).status == 200
+    call = await the_call(sessions, caller)
+    assert call.direction == "inbound"
+
+
+async def test_a_call_placed_from_the_hotline_number_outside_the_dialer_is_an_outbound_call(
+        twilio, sessions):
+    """A call someone placed from the hotline's number (a test call from Twilio's console,
+    with the hotline's status URL) reports its progress like any call: it is logged as
+    outbound, not as a resident calling in, so the day's answer rate does not count it."""
+    params = call_params(sid=new_sid(), from_number=HOTLINE, to_number="+8613900000001",
+                         Direction="outbound-api")
+    resp = await twilio.post("/twilio/status", progress_params(
+        params, status="completed", at=AT, sequence=3, CallDuration=40))
+    assert resp.status == 200
+    async with sessions() as session:
+        call = await session.scalar(select(Call).where(Call.sid == params["CallSid"]))
+    assert call.direction == "outbound"

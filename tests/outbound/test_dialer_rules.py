@@ -128,3 +128,22 @@ async def test_an_attempt_another_dialer_voided_is_not_revived(outbound):  # noq
     await dialer.mark(claimed, state="unknown", error="HTTP 500 after the create")
     [attempt] = await attempts(outbound)
     assert attempt.state == "void" and attempt.error != "HTTP 500 after the create"
+
+
+async def test_a_call_answered_before_the_dialer_wrote_it_down_is_an_outbound_call(outbound):  # noqa: F811
+    """The dialer died after Twilio created the call, before it wrote the SID; the answer
+    webhook is the first the server hears of the call. It is logged as the call we placed,
+    tied to its job, and not as a resident calling the hotline (the answer rate would count it)."""
+    await queue_escalation(outbound)
+    [claimed] = await outbound.dialer().claim_batch(now=outbound.clock())
+    sid = "CA" + "6" * 32
+    twiml = await outbound.twilio.post(
+        f"/twilio/outbound?job={claimed.job_id}&n={claimed.number}",
+        {"CallSid": sid, "AccountSid": "AC" + "0" * 32, "From": outbound.settings.hotline_number,
+         "To": claimed.phone, "CallStatus": "in-progress", "Direction": "outbound-api"})
+    assert twiml.status == 200
+    async with outbound.sessions() as session:
+        call = await session.scalar(select(Call).where(Call.sid == sid))
+    assert (call.direction, call.outbound_job_id) == ("outbound", claimed.job_id)
+    [attempt] = await attempts(outbound)
+    assert attempt.call_sid == sid
