@@ -54,6 +54,17 @@ async def test_the_follow_up_call_waits_for_calling_hours(sessions, settings, re
     assert ticket.follow_up_due_at == resolved + timedelta(hours=48)
 
 
+async def test_the_ticket_history_says_when_the_follow_up_call_is_due_in_local_time(sessions, settings):
+    """Staff read the ticket's history in Beijing time (the server's clock runs in UTC)."""
+    ticket_id, job = await resolved_complaint(sessions, settings, created=local(2026, 11, 23, 18, 0),
+                                              resolved=local(2026, 11, 23, 19, 30))
+    async with sessions() as session:
+        ticket = await session.get(Ticket, ticket_id)
+        view = await lifecycle.ticket_view(session, ticket, settings=settings, with_history=True)
+    [step] = [h for h in view["history"] if h["action"] == "follow_up_scheduled"]
+    assert step["detail"] == f"回访电话 2026-11-24 09:00 起拨打，2026-11-25 19:30 前完成（任务 {job.id}）"
+
+
 async def test_delay_and_calling_hours_are_configurable(sessions, settings):
     settings = settings.model_copy(update={"follow_up_delay_minutes": 180,
                                            "calling_hours": "10:00-18:00"})
