@@ -47,7 +47,8 @@ def _call_values(form: Mapping[str, str], now: datetime) -> dict:
         from_number=from_number,
         to_number=normalise_or_none(form.get("To")) or form.get("To", ""),
         started_at=now,
-        status=form.get("CallStatus") or "ringing",
+        # Heard of first through a staff phone's callback: the caller is on the line.
+        status=form.get("CallStatus") or "in-progress",
     )
 
 

@@ -93,7 +93,7 @@ async def test_a_staff_phone_heard_from_before_its_call_makes_a_residents_call(c
     assert resp.status == 200
     assert (await caller.dial_in()).status == 200
     call = await the_call(sessions, caller)
-    assert call.direction == "inbound"
+    assert (call.direction, call.status) == ("inbound", "in-progress")  # on the line: a phone rings
 
 
 async def test_a_call_placed_from_the_hotline_number_outside_the_dialer_is_an_outbound_call(
@@ -109,3 +109,17 @@ async def test_a_call_placed_from_the_hotline_number_outside_the_dialer_is_an_ou
     async with sessions() as session:
         call = await session.scalar(select(Call).where(Call.sid == params["CallSid"]))
     assert call.direction == "outbound"
+
+
+async def test_a_status_callback_before_the_greeting_webhook_leaves_one_call_and_a_greeting(
+        caller, sessions):
+    """Twilio's callbacks race: the number's "ringing" status callback can reach the server
+    before the webhook that asks for the greeting. The resident still hears the greeting
+    and the menu, and the call log holds one call with its resident's number."""
+    await status(caller, "ringing", 0)
+    twiml = await caller.dial_in()
+    assert twiml.status == 200 and twiml.find("Gather") is not None
+    async with sessions() as session:
+        calls = (await session.scalars(select(Call))).all()
+    assert [(c.sid, c.direction, c.from_number) for c in calls] == [
+        (caller.sid, "inbound", caller.from_number)]
