@@ -32,6 +32,7 @@ async def test_a_form_sent_after_the_sign_in_expired_is_told_in_chinese_to_sign_
                              headers={"Referer": form_page}, allow_redirects=False)
     assert resp.status == 401
     page = await resp.text()
+    assert "401 ·" in page and "<title>401" in page
     assert "登录已过期，请您重新登录后再提交" in page
     assert 'href="/login?next=%2Ftickets%2F7%3Ftab%3Dhistory"' in page
     resp = await client.post("/tickets/7/update", data={"note": "已联系住户"},
