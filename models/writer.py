@@ -10,7 +10,7 @@ place: one hand-over per transaction instead of one per statement. Measured
 from 300 to 650.
 
 Webhooks go first: the thread takes its transactions from a queue, a waiting webhook's
-before a waiting page's (`PAGE`: a sign-in, a session's last use), so a flood of page writes
+before a waiting page's (`PAGE`: a sign-in, a day's figures kept), so a flood of page writes
 never holds a caller up longer than the one page transaction already running.
 
 Group commit: webhooks (`together=True`) that queued while the writer was busy go into

@@ -8,18 +8,14 @@ nothing.
 from __future__ import annotations
 
 import functools
-import logging
 from typing import Awaitable, Callable
 from urllib.parse import quote, urlsplit
 
 from aiohttp import web
-from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from ivr.people import sessions
-from ivr.platform.resources import CLOCK, READER, WRITER
+from ivr.platform.resources import CLOCK, READER
 from ivr.platform.storable import storable
-from models.writer import PAGE
 
 from .render import SIGNED_IN, render
 
@@ -27,31 +23,16 @@ STAFF, SUPERVISOR, ADMIN = "staff", "supervisor", "admin"
 EVERYONE = (STAFF, SUPERVISOR, ADMIN)
 MANAGERS = (SUPERVISOR, ADMIN)
 
-log = logging.getLogger(__name__)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 async def current(request: web.Request) -> sessions.SignedIn | None:
-    """The signed-in user, read without the write lock; the session's `last_seen_at` is
-    refreshed now and then through the writer, after any webhook waiting (best effort)."""
+    """The signed-in user, read without the write lock."""
     token = request.cookies.get(sessions.COOKIE)
     if not token:
         return None
-    app, now = request.app, request.app[CLOCK]()
-    async with app[READER]() as session:
-        signed = await sessions.signed_in(session, token=token, now=now, touch=False)
-    if signed is not None and sessions.needs_touch(signed.login, now):
-        login_id = signed.login.id
-
-        async def touch(writer_sessions: async_sessionmaker[AsyncSession]) -> None:
-            async with writer_sessions() as session, session.begin():
-                await sessions.touch_login(session, login_id=login_id, now=now)
-
-        try:
-            await app[WRITER].run(touch, priority=PAGE)
-        except (SQLAlchemyError, OSError) as exc:
-            log.warning("could not refresh a session's last use: %s", exc)
-    return signed
+    async with request.app[READER]() as session:
+        return await sessions.signed_in(session, token=token, now=request.app[CLOCK]())
 
 
 def forbidden(request: web.Request) -> web.Response:

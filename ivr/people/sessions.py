@@ -24,7 +24,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ivr.people.users import find_user, hash_password, verify_password
@@ -32,8 +32,6 @@ from ivr.platform.config import Settings
 from models import AuditEntry, LoginSession, User
 
 COOKIE = "ivr_session"
-# Refresh `last_seen_at` at most this often: reading a page need not write every time.
-TOUCH_EVERY = timedelta(minutes=5)
 # Argon2 checks run here, two at a time: a flood of sign-ins queues for these threads
 # instead of taking every core from the webhooks.
 HASHING = ThreadPoolExecutor(max_workers=2, thread_name_prefix="argon2")
@@ -138,12 +136,10 @@ async def finish_login(session: AsyncSession, *, settings: Settings, attempt: Lo
     return token, SignedIn(user=user, login=login)
 
 
-async def signed_in(session: AsyncSession, *, token: str | None, now: datetime,
-                    touch: bool = True) -> SignedIn | None:
-    """The user behind a cookie, or None when it is unknown or expired.
-
-    `touch=False` only reads (a read-only session); the caller then writes
-    `touch_login` itself when `needs_touch` says so."""
+async def signed_in(session: AsyncSession, *, token: str | None, now: datetime) -> SignedIn | None:
+    """The user behind a cookie, or None when it is unknown or expired. Only reads: a
+    session lasts `IVR_SESSION_HOURS` from sign-in whatever its use, so a page view
+    writes nothing."""
     if not token:
         return None
     login = await session.scalar(select(LoginSession).where(LoginSession.token_hash == digest(token)))
@@ -152,18 +148,7 @@ async def signed_in(session: AsyncSession, *, token: str | None, now: datetime,
     user = await session.get(User, login.user_id)
     if user is None:
         return None
-    if touch and needs_touch(login, now):
-        login.last_seen_at = now
     return SignedIn(user=user, login=login)
-
-
-def needs_touch(login: LoginSession, now: datetime) -> bool:
-    return now - login.last_seen_at >= TOUCH_EVERY
-
-
-async def touch_login(session: AsyncSession, *, login_id: int, now: datetime) -> None:
-    await session.execute(update(LoginSession).where(LoginSession.id == login_id)
-                          .values(last_seen_at=now))
 
 
 def csrf_ok(login: LoginSession, sent: str | None) -> bool:
