@@ -85,6 +85,7 @@ STATS = {
         "per_staff": {"type": "array", "items": PER_STAFF},
         # The caller's wait for a person (in line and ringing) and the queue.
         "calls_offered_to_person": {"type": "integer"},
+        "calls_answered_by_person": {"type": "integer"},
         "answered_within_20s": {"type": "integer"},
         "answered_within_20s_rate": {**NULLABLE_NUM, "minimum": 0, "maximum": 1},
         "average_speed_of_answer": NULLABLE_NUM,

@@ -159,6 +159,7 @@ async def test_all_talking_the_caller_waits_hears_the_place_and_is_rung_to_the_f
                                     headers={"Authorization": f"Bearer {token}"})
     stats = await resp.json()
     assert stats["calls_offered_to_person"] == 4 and stats["answered_within_20s"] == 2
+    assert stats["calls_answered_by_person"] == 3
     assert stats["answered_within_20s_rate"] == 0.5
     assert stats["average_speed_of_answer"] == 31.0  # (3 + 3 + 87) / 3
     assert stats["queued_calls"] == 2 and stats["longest_queue_wait_seconds"] == 80

@@ -70,4 +70,5 @@ async def test_a_past_day_counts_whole_shifts_and_a_night_shift_across_midnight(
                             headers={"Authorization": f"Bearer {token}"})
     [zhao] = (await resp.json())["per_staff"]
     # 00:00-07:00 and 21:00-24:00 of the 22nd, in Shanghai time.
+    assert (zhao["staff"], zhao["phone"], zhao["offered"]) == ("赵师傅", "+8613800000009", 0)
     assert zhao["signed_in_seconds"] == 10 * 3600 and zhao["calls_handled"] == 0
