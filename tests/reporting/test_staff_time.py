@@ -5,8 +5,10 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from sqlalchemy import update
 
 from ivr.people.users import add_user, create_token
+from models import Staff
 from tests.conftest import local
 from tests.twilio_client import Caller, StaffPhone
 
@@ -72,3 +74,34 @@ async def test_a_past_day_counts_whole_shifts_and_a_night_shift_across_midnight(
     # 00:00-07:00 and 21:00-24:00 of the 22nd, in Shanghai time.
     assert (zhao["staff"], zhao["phone"], zhao["offered"]) == ("赵师傅", "+8613800000009", 0)
     assert zhao["signed_in_seconds"] == 10 * 3600 and zhao["calls_handled"] == 0
+
+
+async def test_every_per_staff_row_carries_every_field_after_a_phone_changed(
+        client, twilio, seed, clock, token, sessions):
+    """王小明 took a call, then moved to a new phone (the staff file changed). The day's
+    rows then mix three kinds: the old phone's (its legs, no staff member on it now), his
+    new phone's and 李华's (signed in, never rung). A table or a script reading `per_staff`
+    finds the same fields in each."""
+    await seed.staff(TWO)
+    caller = Caller(twilio, from_number="+8613900000001")
+    await caller.dial_in()
+    await caller.press("0")
+    dial = caller.last.find("Dial")
+    phone = StaffPhone(twilio, caller, dial, dial.find("Number"))
+    await phone.event("ringing", T0)
+    await phone.event("in-progress", T0 + timedelta(seconds=5))
+    await phone.pick_up_and_screen("1")
+    await phone.event("completed", T0 + timedelta(seconds=65))
+    async with sessions() as session, session.begin():
+        await session.execute(update(Staff).where(Staff.phone == "+8613800000001")
+                              .values(phone="+8613800000011"))
+    clock.set(local(2026, 11, 23, 14))
+    resp = await client.get("/api/stats?from=2026-11-23&to=2026-11-23",
+                            headers={"Authorization": f"Bearer {token}"})
+    rows = {p["phone"]: p for p in (await resp.json())["per_staff"]}
+    assert set(rows) == {"+8613800000001", "+8613800000011", "+8613800000002"}
+    assert (rows["+8613800000001"]["offered"], rows["+8613800000001"]["answered"]) == (1, 1)
+    fields = set(rows["+8613800000001"])
+    assert {"staff", "phone", "offered", "answered", "within_three_rings", "three_ring_rate",
+            "talk_seconds", "signed_in_seconds", "occupancy"} <= fields
+    assert all(set(row) == fields for row in rows.values())
