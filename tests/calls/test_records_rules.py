@@ -6,6 +6,7 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
+from ivr.calls import calllog
 from ivr.tools.simulator import call_params
 from models import Call
 from tests.conftest import local
@@ -123,3 +124,17 @@ async def test_a_status_callback_before_the_greeting_webhook_leaves_one_call_and
         calls = (await session.scalars(select(Call))).all()
     assert [(c.sid, c.direction, c.from_number) for c in calls] == [
         (caller.sid, "inbound", caller.from_number)]
+
+
+async def test_the_call_log_lists_callbacks_in_twilios_order_not_as_they_came(caller, sessions, clock):
+    """The call log's timeline follows Twilio's `Timestamp`: a "ringing" callback that
+    arrived after "in-progress" is still shown before it."""
+    await caller.dial_in()
+    start = clock()
+    for state, sequence, seconds in (("in-progress", 2, 20), ("ringing", 1, 10)):
+        await caller.twilio.post("/twilio/status", progress_params(
+            caller.params(), status=state, at=start + timedelta(seconds=seconds), sequence=sequence))
+    async with sessions() as session:
+        events = await calllog.timeline(session, call=await the_call(sessions, caller))
+    assert [e.params.get("CallStatus") for e in events] == ["ringing", "ringing", "in-progress"]
+    assert events[1].twilio_timestamp == start + timedelta(seconds=10)

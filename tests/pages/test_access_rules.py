@@ -50,8 +50,8 @@ async def a_user_signed_in(aiohttp_client, sessions, settings, clock, *, role="s
 
 async def test_a_supervisor_using_the_pages_minutes_apart_stays_signed_in_until_the_session_ends(
         aiohttp_client, sessions, settings, clock):
-    """Each visit after a few minutes refreshes the session's last use on the way: the
-    page still opens; the session ends `IVR_SESSION_HOURS` after signing in."""
+    """Visits minutes apart all open the page; the session ends `IVR_SESSION_HOURS`
+    after signing in, however it was used."""
     client = await a_user_signed_in(aiohttp_client, sessions, settings, clock)
     for _ in range(3):
         resp = await client.get("/desk", allow_redirects=False)
