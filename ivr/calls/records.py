@@ -15,7 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ivr.platform.clock import parse_int, parse_twilio_timestamp
-from ivr.platform.phones import normalise_or_none
+from ivr.platform.phones import as_stored
 from models import Call, CallEvent, Leg, Resident, rollup
 from models.db import insert_for
 
@@ -40,12 +40,12 @@ async def find_call(session: AsyncSession, sid: str, *, lock: bool = False) -> C
 def _call_values(form: Mapping[str, str], now: datetime) -> dict:
     """A new call's columns, from the first webhook Twilio sent for it."""
     direction = "inbound" if (form.get("Direction") or "inbound") == "inbound" else "outbound"
-    from_number = normalise_or_none(form.get("From")) or form.get("From", "")
+    from_number = as_stored(form.get("From"))
     return dict(
         sid=form["CallSid"],
         direction=direction,
         from_number=from_number,
-        to_number=normalise_or_none(form.get("To")) or form.get("To", ""),
+        to_number=as_stored(form.get("To")),
         started_at=now,
         # Heard of first through a staff phone's callback: the caller is on the line.
         status=form.get("CallStatus") or "in-progress",

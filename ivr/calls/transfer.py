@@ -19,7 +19,7 @@ from twilio.twiml.voice_response import Dial, VoiceResponse
 from ivr.calls import presence, queue
 from ivr.calls.records import apply_call_status, find_call, get_or_create_call, is_newer, legs_of
 from ivr.platform.clock import parse_int, parse_twilio_timestamp
-from ivr.platform.phones import normalise_or_none
+from ivr.platform.phones import as_stored
 from ivr.tickets import lifecycle
 from models import Call, Leg, Resident, Staff, rollup
 
@@ -181,7 +181,7 @@ async def get_leg(session: AsyncSession, hotline: "Hotline", query: Mapping[str,
                                .with_for_update())
     if leg is not None:
         return leg
-    phone = normalise_or_none(query.get("phone")) or query.get("phone", "")
+    phone = as_stored(query.get("phone"))
     staff = await session.scalar(select(Staff).where(Staff.phone == phone)) if phone else None
     leg = Leg(call_id=call.id, staff_id=staff.id if staff else None,
               staff_name=staff.name if staff else "", phone=phone, attempt=attempt,

@@ -50,7 +50,7 @@ from ivr.platform import twilio_rest
 from ivr.platform.clock import Clock
 from ivr.platform.config import Settings
 from ivr.platform.passes import Passes
-from ivr.platform.phones import mask, normalise_or_none
+from ivr.platform.phones import as_stored, mask
 from models import Attempt, Call, Campaign, OutboundJob, Resident, rollup
 from models.db import insert_for
 
@@ -328,9 +328,9 @@ async def record_placed_many(session: AsyncSession, *, settings: Settings, now: 
         return
     await session.execute(PLACED, [{"b_id": c.attempt_id, "b_sid": sid, "b_now": now}
                                    for c, sid, _status in placed])
-    hotline = normalise_or_none(settings.hotline_number) or settings.hotline_number or ""
+    hotline = as_stored(settings.hotline_number)
     rows = [{"sid": sid, "direction": "outbound", "from_number": hotline,
-             "to_number": normalise_or_none(c.phone) or c.phone, "started_at": now,
+             "to_number": as_stored(c.phone), "started_at": now,
              "status": status or "queued", "outbound_job_id": c.job_id,
              "resident_id": c.resident_id if c.kind != "callback" else None,
              "menu_choice": jobs.MENU_CHOICE.get(c.kind)} for c, sid, status in placed]

@@ -34,6 +34,12 @@ def normalise_or_none(raw: str | None) -> str | None:
         return None
 
 
+def as_stored(raw: str | None) -> str:
+    """What a call or leg row keeps: the number in E.164 when it is one, else what Twilio
+    sent as it came (`anonymous`, a SIP address), never nothing."""
+    return normalise_or_none(raw) or raw or ""
+
+
 def mask(phone: str | None) -> str:
     """For logs: keep the country code and the last four digits."""
     if not phone:

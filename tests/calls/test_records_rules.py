@@ -10,7 +10,7 @@ from ivr.calls import calllog
 from ivr.tools.simulator import call_params
 from models import Call
 from tests.conftest import local
-from tests.twilio_client import HOTLINE, leg_params, new_sid, progress_params, rfc2822
+from tests.twilio_client import HOTLINE, Caller, leg_params, new_sid, progress_params, rfc2822
 
 AT = local(2026, 11, 23, 10, 0, 30)
 
@@ -138,3 +138,12 @@ async def test_the_call_log_lists_callbacks_in_twilios_order_not_as_they_came(ca
         events = await calllog.timeline(session, call=await the_call(sessions, caller))
     assert [e.params.get("CallStatus") for e in events] == ["ringing", "ringing", "in-progress"]
     assert events[1].twilio_timestamp == start + timedelta(seconds=10)
+
+
+async def test_a_withheld_number_is_logged_as_twilio_sent_it(twilio, sessions):
+    """A caller who hides the number reaches Twilio as `anonymous`: the call log says so,
+    rather than an empty number, and the resident is not guessed."""
+    hidden = Caller(twilio, from_number="anonymous")
+    assert (await hidden.dial_in()).status == 200
+    call = await the_call(sessions, hidden)
+    assert (call.from_number, call.to_number, call.resident_id) == ("anonymous", HOTLINE, None)
