@@ -24,13 +24,18 @@ async def token(sessions, clock):
         return await create_token(session, name="主管", now=clock())
 
 
-async def test_per_staff_talk_time_time_signed_in_and_occupancy(client, twilio, seed, clock, token):
+async def a_resident_asks_for_a_person(twilio, seed) -> tuple[Caller, StaffPhone]:
+    """王小明 and 李华 on shift; a resident presses 0 and the first staff phone rings."""
     await seed.staff(TWO)
     caller = Caller(twilio, from_number="+8613900000001")
     await caller.dial_in()
     await caller.press("0")
     dial = caller.last.find("Dial")
-    phone = StaffPhone(twilio, caller, dial, dial.find("Number"))
+    return caller, StaffPhone(twilio, caller, dial, dial.find("Number"))
+
+
+async def test_per_staff_talk_time_time_signed_in_and_occupancy(client, twilio, seed, clock, token):
+    caller, phone = await a_resident_asks_for_a_person(twilio, seed)
     assert phone.number.text == "+8613800000001"
     await phone.event("initiated", T0)
     await phone.event("ringing", T0 + timedelta(seconds=1))
@@ -82,12 +87,7 @@ async def test_every_per_staff_row_carries_every_field_after_a_phone_changed(
     rows then mix three kinds: the old phone's (its legs, no staff member on it now), his
     new phone's and 李华's (signed in, never rung). A table or a script reading `per_staff`
     finds the same fields in each."""
-    await seed.staff(TWO)
-    caller = Caller(twilio, from_number="+8613900000001")
-    await caller.dial_in()
-    await caller.press("0")
-    dial = caller.last.find("Dial")
-    phone = StaffPhone(twilio, caller, dial, dial.find("Number"))
+    caller, phone = await a_resident_asks_for_a_person(twilio, seed)
     await phone.event("ringing", T0)
     await phone.event("in-progress", T0 + timedelta(seconds=5))
     await phone.pick_up_and_screen("1")
