@@ -51,6 +51,6 @@ system-deps:
 MUTANTS ?=
 MUTATION_CHILDREN ?= 1
 mutation: $(BIN)/ivr
-	@$(BIN)/python -c "import mutmut" 2>/dev/null || $(BIN)/pip install --quiet -e '.[test,mutation]'
+	@$(BIN)/python -c "import mutmut, pytest_timeout" 2>/dev/null || $(BIN)/pip install --quiet -e '.[test,mutation]'
 	set -f; $(BIN)/mutmut run --max-children $(MUTATION_CHILDREN) $(MUTANTS); \
 	rc=$$?; $(BIN)/mutmut results; $(BIN)/python scripts/mutation_score.py; exit $$rc

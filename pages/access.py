@@ -76,7 +76,7 @@ async def refuse(request: web.Request, *, allowed: tuple[str, ...]) -> web.Strea
         return forbidden(request)
     if request.method not in ("GET", "HEAD"):
         form = await request.post()
-        sent = form.get("csrf") or request.headers.get("X-CSRF-Token")
+        sent = form.get("csrf")
         if not sessions.csrf_ok(signed.login, sent if isinstance(sent, str) else None):
             return render(request, "error.html", status=403, code=403,
                           message_key="csrf_refused")
