@@ -42,3 +42,35 @@ async def test_the_fee_menu_takes_one_key_at_once(caller, seed):
     assert gather.get("numDigits") == "1"
     assert gather.get("input") in (None, "dtmf")  # keys only: Twilio's default is dtmf
     assert gather.get("action").endswith("/twilio/fees")
+
+
+async def test_star_says_the_menu_again(caller, seed):
+    """A caller who missed the choices presses * and hears the same menu, ready for a key."""
+    await seed.staff(STAFF)
+    greeting = await caller.dial_in()
+    menu_words = [el.text for el in greeting.find("Gather").iter("Say")]
+    again = await caller.press("*")
+    gather = again.find("Gather")
+    assert gather is not None and gather.get("action").endswith("/twilio/menu")
+    assert [el.text for el in gather.iter("Say")][:len(menu_words) - 1] == menu_words[:-1]
+    assert again.find("Dial") is None
+
+
+async def test_the_fee_menu_is_logged_as_a_fee_call(caller, seed, sessions):
+    """Self-service calls count too: the call log and the dashboard's calls by menu choice
+    show a resident who only asked about fees."""
+    await seed.residents([RESIDENT])
+    await caller.dial_in()
+    await caller.press("3")
+    assert (await the_call(sessions, caller)).menu_choice == "fees"
+
+
+async def test_a_caller_who_keeps_pressing_wrong_keys_is_logged_as_asking_for_a_person(
+        caller, seed, sessions):
+    """After the retries a person takes the call, and the log says why the call went to one."""
+    await seed.staff(STAFF)
+    await caller.dial_in()
+    for _ in range(4):
+        twiml = await caller.press("7")
+    assert twiml.find("Dial") is not None
+    assert (await the_call(sessions, caller)).menu_choice == "person"
