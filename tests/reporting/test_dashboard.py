@@ -5,9 +5,11 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
+from sqlalchemy import update
+
 from ivr.reporting import dashboard
 from ivr.tickets import followup, lifecycle
-from models import Staff
+from models import Call, Staff
 from tests.conftest import local
 from tests.pages_support import _call
 
@@ -126,3 +128,22 @@ async def test_the_charts_cover_the_30_days_ending_on_the_chosen_day(sessions, s
     assert (bins[9], bins[11]) == (1, 0)
     assert sum(bins) == 6 and board.histogram["unanswered"] == 1
     assert sum(map(sum, board.heat)) == 7
+
+
+async def test_calls_by_menu_choice_who_spoke_and_the_speed_of_answer(sessions, settings):
+    """Today: two repair calls answered after 5 s and 20 s (one said what it wanted, and was
+    understood) and a fee call that mumbled; the month adds the day before's four repairs."""
+    await seed_two_days(sessions)
+    async with sessions() as session, session.begin():
+        fees = await _call(session, "t3", start=local(2026, 11, 23, 9, 30), menu="fees",
+                           outcome="self_service")
+        fees.speech_text = "嗯"
+        await session.execute(update(Call).where(Call.sid == "t1").values(
+            speech_text="厨房水管漏水", speech_choice="repair"))
+    async with sessions() as session:
+        board = await dashboard.build(session, settings=settings, today=DAY, now=NOW)
+    today, month = board.figures["today"], board.figures["month"]
+    assert today["menu_choices"] == {"repair": 2, "fees": 1}
+    assert month["menu_choices"] == {"repair": 6, "fees": 1}
+    assert today["speech"] == {"spoke": 2, "understood": 1}
+    assert today["average_speed_of_answer"] == 12.5  # (5 + 20) / 2, to the tenth of a second

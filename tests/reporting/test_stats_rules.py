@@ -41,6 +41,7 @@ async def test_ring_time_counts_only_a_person_answering_and_three_rings_include_
     assert stats["average_ring_seconds"] == 12.0  # (5 + 15 + 16) / 3: the voicemail is no answer
     by_name = {row["staff"]: row for row in stats["per_staff"]}
     assert by_name["陈静"]["answered"] == 0 and by_name["陈静"]["average_ring_seconds"] is None
+    assert (by_name["陈静"]["calls_handled"], by_name["陈静"]["talk_seconds"]) == (0, 0)
     assert by_name["李娜"]["within_three_rings"] == 1
 
 
@@ -130,5 +131,5 @@ async def test_someone_signed_in_but_never_rung_is_listed_with_no_ring_average(
         client, seed, token):
     await seed.staff([("李华", "13800000002", "客服部", "07:00-21:00")])
     [li] = (await report(client, token, "2026-11-23"))["per_staff"]
-    assert li["staff"] == "李华" and li["offered"] == 0
+    assert li["staff"] == "李华" and (li["offered"], li["answered"], li["calls_handled"]) == (0, 0, 0)
     assert li["average_ring_seconds"] is None
