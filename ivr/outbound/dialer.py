@@ -154,34 +154,31 @@ async def prepare(session: AsyncSession, job: OutboundJob, *, settings: Settings
 
 async def due_jobs(session: AsyncSession, *, kind: str, now: datetime,
                    limit: int) -> list[OutboundJob]:
-    """Up to `limit` queued jobs of one kind that are due, longest due first. Fee reminders
-    are dealt in turn from every campaign with reminders due, so campaigns share fairly."""
+    """Up to `limit` queued jobs of one kind that are due, longest due first (fee
+    reminders are claimed in bulk through `due_reminders` instead)."""
     base = (select(OutboundJob)
             .where(OutboundJob.state == "queued", OutboundJob.kind == kind,
                    OutboundJob.next_attempt_at <= now)
             .order_by(OutboundJob.next_attempt_at, OutboundJob.id))  # the (state, kind, next) index
-    if kind != "fee_reminder":
-        return list((await session.scalars(await _lock(base.limit(limit), session))).all())
-    return await _in_turn(session, base, kind=kind, now=now, limit=limit, objects=True)
+    return list((await session.scalars(await _lock(base.limit(limit), session))).all())
 
 
 async def due_reminders(session: AsyncSession, *, now: datetime, limit: int) -> list:
-    """`due_jobs` for fee reminders as plain rows, with the resident's phone and arrears
-    read in the same statement: no ORM object per reminder."""
+    """Up to `limit` due fee reminders as plain rows, with the resident's phone and arrears
+    read in the same statement (no ORM object per reminder), dealt in turn from every
+    campaign with reminders due, so campaigns share fairly."""
     base = (select(JOBS.c.id, JOBS.c.attempts, JOBS.c.not_after, JOBS.c.resident_id,
                    RESIDENTS.c.phone.label("resident_phone"), RESIDENTS.c.arrears)
             .select_from(JOBS.outerjoin(RESIDENTS, RESIDENTS.c.id == JOBS.c.resident_id))
             .where(JOBS.c.state == "queued", JOBS.c.kind == "fee_reminder",
                    JOBS.c.next_attempt_at <= now)
             .order_by(JOBS.c.next_attempt_at, JOBS.c.id))
-    return await _in_turn(session, base, kind="fee_reminder", now=now, limit=limit,
-                          objects=False)
+    return await _in_turn(session, base, kind="fee_reminder", now=now, limit=limit)
 
 
-async def _in_turn(session: AsyncSession, base, *, kind: str, now: datetime, limit: int,
-                   objects: bool) -> list:
-    """Fee reminders dealt in turn from every campaign with reminders due (ORM objects or
-    rows, as `base` selects), each campaign's locked on PostgreSQL."""
+async def _in_turn(session: AsyncSession, base, *, kind: str, now: datetime, limit: int) -> list:
+    """Fee reminders dealt in turn from every campaign with reminders due (the rows `base`
+    selects), each campaign's locked on PostgreSQL."""
     due = (JOBS.c.state == "queued", JOBS.c.kind == kind, JOBS.c.next_attempt_at <= now)
     # Which campaigns have reminders due: a seek per campaign (the campaigns table is
     # small), not a scan of every queued reminder at every pass. Reminders of no campaign
@@ -192,14 +189,13 @@ async def _in_turn(session: AsyncSession, base, *, kind: str, now: datetime, lim
     if await session.scalar(select(JOBS.c.id).where(*due, JOBS.c.campaign_id.is_(None)).limit(1)):
         campaigns.insert(0, None)
     share = -(-limit // max(1, len(campaigns)))
-    dealt: list[list[OutboundJob]] = []
+    dealt: list[list] = []
     for campaign_id in campaigns:
-        of_campaign = base.where(OutboundJob.campaign_id.is_(None) if campaign_id is None
-                                 else OutboundJob.campaign_id == campaign_id).limit(share)
+        of_campaign = base.where(JOBS.c.campaign_id.is_(None) if campaign_id is None
+                                 else JOBS.c.campaign_id == campaign_id).limit(share)
         if (await session.connection()).dialect.name == "postgresql":
             of_campaign = of_campaign.with_for_update(skip_locked=True, of=JOBS)
-        result = await session.execute(of_campaign)
-        dealt.append(list(result.scalars().all() if objects else result.all()))
+        dealt.append(list((await session.execute(of_campaign)).all()))
     in_turn = [job for round_ in zip_longest(*dealt) for job in round_ if job is not None]
     return in_turn[:limit]
 
@@ -346,8 +342,8 @@ async def record_placed_many(session: AsyncSession, *, settings: Settings, now: 
             jobs.link_call(call, await session.get(OutboundJob, c.job_id))
 
 
-async def requeue(session: AsyncSession, *, job: OutboundJob, attempt: Attempt,
-                  at: datetime, now: datetime, error: str) -> None:
+def requeue(*, job: OutboundJob, attempt: Attempt, at: datetime, now: datetime,
+            error: str) -> None:
     """The attempt never reached Twilio: void it, give the job back to the queue."""
     attempt.state, attempt.error, attempt.finished_at = "void", error, now
     if job.state == "dialing":
@@ -436,9 +432,8 @@ class Dialer:
             attempt = await session.get(Attempt, claimed.attempt_id)
             job = await session.get(OutboundJob, claimed.job_id)
             if attempt.state in ("intent", "unknown") and attempt.call_sid is None:
-                await requeue(session, job=job, attempt=attempt, now=now,
-                              at=now + timedelta(seconds=delay * 10),
-                              error="Twilio REST unavailable; tried again later")
+                requeue(job=job, attempt=attempt, now=now, at=now + timedelta(seconds=delay * 10),
+                        error="Twilio REST unavailable; tried again later")
 
     async def placed_ok(self, claimed: Claimed, sid: str, status) -> None:
         """The call's SID and row written with every other call placed meanwhile, in one

@@ -147,3 +147,18 @@ async def test_a_call_answered_before_the_dialer_wrote_it_down_is_an_outbound_ca
     assert (call.direction, call.outbound_job_id) == ("outbound", claimed.job_id)
     [attempt] = await attempts(outbound)
     assert attempt.call_sid == sid
+
+
+async def test_a_call_placed_a_moment_ago_is_not_looked_up(outbound):  # noqa: F811
+    """Its status callbacks are still to come: the dialer's check for lost calls leaves it
+    alone, since every lookup is a REST request against the account's rate limit."""
+    await queue_escalation(outbound)
+    dialer = outbound.dialer()
+    assert await dialer.run_once() == 1
+    [sid] = outbound.fake.calls
+    outbound.clock.advance(60)
+    await dialer.reconcile(now=outbound.clock())
+    assert [r for r in outbound.fake.requests if r.method == "GET" and sid in r.path] == []
+    outbound.clock.advance(outbound.settings.dialer_stale_call_minutes * 60)
+    await dialer.reconcile(now=outbound.clock())
+    assert [r.method for r in outbound.fake.requests if sid in r.path] == ["GET"]
