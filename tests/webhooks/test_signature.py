@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from aiohttp import FormData
 from sqlalchemy import func, select
 
 from ivr.app import create_app
@@ -65,6 +66,19 @@ async def test_a_tampered_query_is_403(twilio, client, caller):
     resp = await client.post("/twilio/dial-result?leg=2", data=params,
                              headers={"X-Twilio-Signature": signature})
     assert resp.status == 403
+
+
+async def test_a_form_with_a_file_in_it_is_refused_and_writes_nothing(client, caller, sessions):
+    """Twilio never uploads a file to a voice webhook; one that cannot even be checked
+    (the validator fails on it) is refused like any other forgery."""
+    form = FormData()
+    for name, value in caller.params().items():
+        form.add_field(name, value)
+    form.add_field("Recording", b"RIFF....WAVE", filename="x.wav", content_type="audio/wav")
+    resp = await client.post("/twilio/voice", data=form,
+                             headers={"X-Twilio-Signature": "bm90IGEgc2lnbmF0dXJl"})
+    assert resp.status == 403
+    assert await count_calls(sessions) == 0
 
 
 async def test_behind_a_proxy_the_public_url_is_what_counts(twilio, client, caller):
