@@ -50,6 +50,7 @@ async def test_a_late_progress_callback_does_not_reopen_an_ended_call(caller, se
 
 async def test_callbacks_in_order_each_move_the_status_on(caller, sessions):
     await caller.dial_in()
+    assert (await the_call(sessions, caller)).status == "ringing"  # as the first webhook said
     await status(caller, "ringing", 1)
     await status(caller, "in-progress", 2)
     assert (await the_call(sessions, caller)).status == "in-progress"
