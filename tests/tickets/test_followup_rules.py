@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from ivr.tickets import followup, lifecycle, reports, survey
 from ivr.tickets.labels import ACTION_LABELS
-from models import OutboundJob, Resident, Ticket
+from models import OutboundJob, Resident, Ticket, TicketHistory
 from tests.tickets.test_followup import resolve, resolved_complaint
 from tests.tickets.test_tickets import STAFF, SUPERVISOR, T0, history, new_ticket, tuned  # noqa: F401
 
@@ -99,7 +99,10 @@ async def test_a_follow_up_past_48_hours_is_handed_over_by_the_system(sessions, 
         await followup.expire(session, now=resolved + timedelta(hours=48))
     async with sessions() as session:
         steps = await history(session, ticket_id)
+        last = await session.scalar(select(TicketHistory).where(
+            TicketHistory.ticket_id == ticket_id).order_by(TicketHistory.id.desc()).limit(1))
     assert steps[-1] == ("scheduler", "follow_up_unreached")  # shown as 系统（超时升级）
+    assert last.detail == "48 小时内未能回访，请人工回访"  # the ticket page says what to do
 
 
 async def test_the_daily_count_lists_manual_follow_ups_the_longest_due_first(sessions, settings):
