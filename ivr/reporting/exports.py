@@ -129,10 +129,8 @@ def to_xlsx(columns: list[str], rows: list[list], *, title: str) -> bytes:
                     + [_display_width(_cell_text(r[index - 1])) for r in rows[:200]])
         sheet.column_dimensions[letter].width = min(60, width + 2)
         for cell in sheet[letter][1:]:
-            if isinstance(cell.value, datetime):
+            if isinstance(cell.value, datetime):  # a date alone keeps openpyxl's yyyy-mm-dd
                 cell.number_format = "yyyy-mm-dd hh:mm:ss"
-            elif hasattr(cell.value, "isoformat") and not hasattr(cell.value, "hour"):
-                cell.number_format = "yyyy-mm-dd"
             elif hasattr(cell.value, "hour"):
                 cell.number_format = "hh:mm:ss"
     sheet.freeze_panes = "A2"
