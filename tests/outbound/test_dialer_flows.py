@@ -376,3 +376,27 @@ async def test_with_everyone_tried_the_callback_goes_round_again(outbound, seed)
     outbound.clock.advance(jobs.STAFF_RETRY_MINUTES * 60)
     await dialer.run_once()
     assert [c.call["to"] for c in outbound.calls()] == ["+8613800000001"] * 2
+
+
+async def test_a_follow_up_the_dialer_gave_up_on_tells_the_supervisor_how_often_it_rang(
+        outbound, seed):  # noqa: F811
+    """A resolved ticket's 回访 rung twice without an answer: the ticket's history, in the
+    dialer's name, says it was tried twice and must now be made by hand."""
+    await seed.residents([LI])
+    outbound.clock.set(local(2026, 11, 24, 10, 0))
+    async with outbound.sessions() as session, session.begin():
+        ticket = await lifecycle.create_ticket(session, settings=outbound.settings,
+                                               now=outbound.clock(), category="repair",
+                                               actor="test", resident_phone="+8613900000001")
+        await lifecycle.resolve(session, settings=outbound.settings, ticket=ticket,
+                                actor="王小姐", now=outbound.clock())
+        ticket_id = ticket.id
+    outbound.settings.__dict__.update(dialer_max_attempts=2, dialer_attempts_per_day=2)
+    dialer = outbound.dialer(dialer_max_attempts=2, dialer_attempts_per_day=2)
+    for _ in range(2):
+        outbound.clock.advance(2 * 3600)
+        assert await dialer.run_once() == 1
+        await outbound.calls()[-1].end("no-answer", outbound.clock())
+    last = (await history(outbound, ticket_id))[-1]
+    assert (last.actor, last.action) == ("dialer", "follow_up_unreached")
+    assert last.detail == "回访电话未接通（2 次），请人工回访"
