@@ -400,3 +400,28 @@ async def test_a_follow_up_the_dialer_gave_up_on_tells_the_supervisor_how_often_
     last = (await history(outbound, ticket_id))[-1]
     assert (last.actor, last.action) == ("dialer", "follow_up_unreached")
     assert last.detail == "回访电话未接通（2 次），请人工回访"
+
+
+async def test_a_follow_up_past_a_lowered_attempt_limit_goes_to_a_person_not_another_call(
+        outbound, seed):  # noqa: F811
+    """The centre lowers `IVR_DIALER_MAX_ATTEMPTS` while a follow-up waits for its next
+    try: the resident is not rung again, and the ticket's 回访 goes to staff."""
+    await seed.residents([LI])
+    outbound.clock.set(local(2026, 11, 24, 10, 0))
+    async with outbound.sessions() as session, session.begin():
+        ticket = await lifecycle.create_ticket(session, settings=outbound.settings,
+                                               now=outbound.clock(), category="repair",
+                                               actor="test", resident_phone="+8613900000001")
+        await lifecycle.resolve(session, settings=outbound.settings, ticket=ticket,
+                                actor="王小姐", now=outbound.clock())
+        ticket_id = ticket.id
+    outbound.clock.advance(2 * 3600)
+    assert await outbound.dialer().run_once() == 1
+    await outbound.calls()[-1].end("no-answer", outbound.clock())
+    outbound.settings.__dict__.update(dialer_max_attempts=1)
+    outbound.clock.advance(2 * 3600)
+    assert await outbound.dialer(dialer_max_attempts=1).run_once() == 0
+    assert len(outbound.fake.creates()) == 1
+    async with outbound.sessions() as session:
+        ticket = await session.get(Ticket, ticket_id)
+    assert ticket.follow_up_status == "manual"

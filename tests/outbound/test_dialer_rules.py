@@ -5,7 +5,8 @@ from __future__ import annotations
 from sqlalchemy import select, update
 
 from ivr.outbound import jobs
-from models import Attempt, Call, OutboundJob
+from ivr.tickets import lifecycle
+from models import Attempt, Call, OutboundJob, TicketHistory
 from tests.fake_twilio import fake_twilio, outbound, outbound_settings  # noqa: F401
 from tests.outbound.test_dialer import LI, WANG, all_jobs, attempts, start_campaign
 
@@ -162,3 +163,24 @@ async def test_a_call_placed_a_moment_ago_is_not_looked_up(outbound):  # noqa: F
     outbound.clock.advance(outbound.settings.dialer_stale_call_minutes * 60)
     await dialer.reconcile(now=outbound.clock())
     assert [r.method for r in outbound.fake.requests if sid in r.path] == ["GET"]
+
+
+async def test_an_escalation_to_a_number_that_does_not_exist_says_so_on_the_ticket(outbound):  # noqa: F811
+    """Twilio refuses the number (21211): the ticket's history tells the supervisor the
+    emergency call could not be placed because the number is invalid, so they phone
+    someone else, rather than a vague failure."""
+    async with outbound.sessions() as session, session.begin():
+        ticket = await lifecycle.create_ticket(session, settings=outbound.settings,
+                                               now=outbound.clock(), category="repair",
+                                               actor="test", resident_phone="+8613900000001")
+        ticket_id = ticket.id
+    await queue_escalation(outbound, ticket_id=ticket_id)
+    outbound.fake.invalid_numbers.add("+8613900000009")
+    assert await outbound.dialer().run_once() == 1
+    [job] = await all_jobs(outbound)
+    assert (job.state, job.outcome) == ("failed", "invalid_number")
+    async with outbound.sessions() as session:
+        last = await session.scalar(select(TicketHistory).where(
+            TicketHistory.ticket_id == ticket_id).order_by(TicketHistory.id.desc()).limit(1))
+    assert last.action == "escalation_invalid_number"
+    assert last.detail.startswith("紧急电话通知号码无效，无法拨出")
