@@ -35,10 +35,12 @@ async def test_silence_at_the_repair_question_is_a_general_repair_and_keeps_the_
 
 
 async def test_the_fee_menu_takes_one_key_at_once(caller, seed):
-    """One key press acts at once: the caller is not left waiting for the timeout or #."""
+    """One key press acts at once: the caller is not left waiting for the timeout or #;
+    and a caller slow to press is given as long as at the main menu."""
     await seed.residents([RESIDENT])
-    await caller.dial_in()
+    greeting = await caller.dial_in()
     gather = (await caller.press("3")).find("Gather")
+    assert gather.get("timeout") == greeting.find("Gather").get("timeout") == "6"
     assert gather.get("numDigits") == "1"
     assert gather.get("input") in (None, "dtmf")  # keys only: Twilio's default is dtmf
     assert gather.get("action").endswith("/twilio/fees")
