@@ -10,6 +10,7 @@ from sqlalchemy import select
 from ivr.tickets import followup, lifecycle, reports, survey
 from ivr.tickets.labels import ACTION_LABELS
 from models import OutboundJob, Resident, Ticket, TicketHistory
+from tests.conftest import local
 from tests.tickets.test_followup import resolve, resolved_complaint
 from tests.tickets.test_tickets import STAFF, SUPERVISOR, T0, history, new_ticket, tuned  # noqa: F401
 
@@ -117,3 +118,21 @@ async def test_the_daily_count_lists_manual_follow_ups_the_longest_due_first(ses
         daily = await reports.daily(session, settings=settings, at=T0 + timedelta(days=2))
         numbers = [(await session.get(Ticket, i)).number for i in (second, first)]
     assert [t["number"] for t in daily["manual_follow_ups"]] == numbers
+
+
+async def test_an_answer_given_at_midnight_counts_for_the_day_that_begins(sessions, settings):
+    """满意率 by day: an answer recorded at 00:00:00 is the new day's, not the old day's
+    and not lost between the two."""
+    ticket_id, _ = await resolved_complaint(sessions, settings)
+    midnight = local(2026, 11, 24, 0, 0)
+    async with sessions() as session, session.begin():
+        ticket = await session.get(Ticket, ticket_id)
+        await survey.record(session, settings=settings, ticket=ticket, satisfaction="satisfied",
+                            actor="王小姐", now=midnight)
+    async with sessions() as session:
+        before = await followup.rates(session, start=midnight - timedelta(days=1), end=midnight,
+                                      now=midnight)
+        after = await followup.rates(session, start=midnight, end=midnight + timedelta(days=1),
+                                     now=midnight)
+    assert (before["satisfaction_answers"], after["satisfaction_answers"]) == (0, 1)
+    assert after["satisfaction_rate"] == 1.0
