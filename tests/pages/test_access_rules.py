@@ -36,6 +36,9 @@ async def test_a_form_sent_after_the_sign_in_expired_is_told_in_chinese_to_sign_
     assert "登录已过期，请您重新登录后再提交" in page
     assert 'href="/login?next=%2Ftickets%2F7%3Ftab%3Dhistory"' in page
     resp = await client.post("/tickets/7/update", data={"note": "已联系住户"},
+                             headers={"Referer": str(client.make_url("/tickets/7"))})
+    assert 'href="/login?next=%2Ftickets%2F7"' in await resp.text()  # no stray "?"
+    resp = await client.post("/tickets/7/update", data={"note": "已联系住户"},
                              headers={"Referer": "https://elsewhere.example/tickets/7"})
     assert resp.status == 401
     assert 'href="/login"' in await resp.text()
