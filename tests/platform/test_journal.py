@@ -180,3 +180,15 @@ async def test_a_replay_cut_short_by_shutdown_keeps_what_did_not_land(tmp_path):
 
 async def _land(landed: list[str], e: Entry) -> None:
     landed.append(e.token)
+
+
+async def test_a_journal_closed_empty_leaves_no_file_behind(tmp_path):
+    """Every server start opens a journal file: closed with nothing in it, the file goes,
+    so restarts do not litter the directory; closed holding an entry, it stays for the
+    next start to replay."""
+    Journal(tmp_path).close()
+    assert [p.name for p in tmp_path.rglob("*") if p.is_file()] == []
+    journal = Journal(tmp_path)
+    await journal.append(entry(0))
+    journal.close()
+    assert len([p for p in tmp_path.rglob("*") if p.is_file()]) == 1
