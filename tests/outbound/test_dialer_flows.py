@@ -378,11 +378,8 @@ async def test_with_everyone_tried_the_callback_goes_round_again(outbound, seed)
     assert [c.call["to"] for c in outbound.calls()] == ["+8613800000001"] * 2
 
 
-async def test_a_follow_up_the_dialer_gave_up_on_tells_the_supervisor_how_often_it_rang(
-        outbound, seed):  # noqa: F811
-    """A resolved ticket's 回访 rung twice without an answer: the ticket's history, in the
-    dialer's name, says it was tried twice and must now be made by hand."""
-    await seed.residents([LI])
+async def resolved_with_follow_up(outbound) -> int:
+    """A repair ticket for 李阿姨 resolved at 10:00 on 24 November: its 回访 call queued."""
     outbound.clock.set(local(2026, 11, 24, 10, 0))
     async with outbound.sessions() as session, session.begin():
         ticket = await lifecycle.create_ticket(session, settings=outbound.settings,
@@ -390,7 +387,15 @@ async def test_a_follow_up_the_dialer_gave_up_on_tells_the_supervisor_how_often_
                                                actor="test", resident_phone="+8613900000001")
         await lifecycle.resolve(session, settings=outbound.settings, ticket=ticket,
                                 actor="王小姐", now=outbound.clock())
-        ticket_id = ticket.id
+        return ticket.id
+
+
+async def test_a_follow_up_the_dialer_gave_up_on_tells_the_supervisor_how_often_it_rang(
+        outbound, seed):  # noqa: F811
+    """A resolved ticket's 回访 rung twice without an answer: the ticket's history, in the
+    dialer's name, says it was tried twice and must now be made by hand."""
+    await seed.residents([LI])
+    ticket_id = await resolved_with_follow_up(outbound)
     outbound.settings.__dict__.update(dialer_max_attempts=2, dialer_attempts_per_day=2)
     dialer = outbound.dialer(dialer_max_attempts=2, dialer_attempts_per_day=2)
     for _ in range(2):
@@ -407,14 +412,7 @@ async def test_a_follow_up_past_a_lowered_attempt_limit_goes_to_a_person_not_ano
     """The centre lowers `IVR_DIALER_MAX_ATTEMPTS` while a follow-up waits for its next
     try: the resident is not rung again, and the ticket's 回访 goes to staff."""
     await seed.residents([LI])
-    outbound.clock.set(local(2026, 11, 24, 10, 0))
-    async with outbound.sessions() as session, session.begin():
-        ticket = await lifecycle.create_ticket(session, settings=outbound.settings,
-                                               now=outbound.clock(), category="repair",
-                                               actor="test", resident_phone="+8613900000001")
-        await lifecycle.resolve(session, settings=outbound.settings, ticket=ticket,
-                                actor="王小姐", now=outbound.clock())
-        ticket_id = ticket.id
+    ticket_id = await resolved_with_follow_up(outbound)
     outbound.clock.advance(2 * 3600)
     assert await outbound.dialer().run_once() == 1
     await outbound.calls()[-1].end("no-answer", outbound.clock())
